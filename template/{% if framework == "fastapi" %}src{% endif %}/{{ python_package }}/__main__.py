@@ -1,0 +1,55 @@
+"""`python -m <package> serve|migrate`: what `make run`, `make dev` and `make migrate` call."""
+
+import argparse
+import asyncio
+from pathlib import Path
+
+import uvicorn
+from alembic import command
+from alembic.config import Config
+
+from .db import create_database_if_missing
+from .log import configure_logging
+from .settings import get_settings
+
+PROJECT_ROOT = Path.cwd()
+
+
+def migrate() -> None:
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.effective_log_format)
+    asyncio.run(create_database_if_missing(settings))
+    command.upgrade(Config(PROJECT_ROOT / "alembic.ini"), "head")
+
+
+def serve(*, reload: bool) -> None:
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.effective_log_format)
+    uvicorn.run(
+        f"{__package__}.main:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        reload=reload,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=int(settings.shutdown_grace_s),
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog=__package__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve_parser = commands.add_parser("serve", help="serve HTTP until SIGTERM")
+    serve_parser.add_argument("--reload", action="store_true", help="restart on code changes")
+    commands.add_parser("migrate", help="create the database if needed, apply migrations")
+    args = parser.parse_args()
+    if args.command == "migrate":
+        migrate()
+    else:
+        serve(reload=args.reload)
+
+
+if __name__ == "__main__":
+    main()

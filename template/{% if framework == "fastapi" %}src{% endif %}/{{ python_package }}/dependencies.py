@@ -1,0 +1,60 @@
+"""Shared dependencies, used as `Annotated` aliases in the routers.
+
+All are `async def`: FastAPI runs plain `def` dependencies in a thread pool.
+"""
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .db import Database
+from .security import InvalidTokenError, user_id_from_token
+from .settings import Settings
+
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+async def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    database: Database = request.app.state.database
+    async with database.sessionmaker() as session:
+        yield session
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def unauthorized(detail: str) -> HTTPException:
+    return HTTPException(401, detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+async def get_current_user_id(
+    token: Annotated[str | None, Depends(_bearer)], settings: SettingsDep
+) -> int:
+    if token is None:
+        raise unauthorized("Missing bearer token")
+    try:
+        return user_id_from_token(token, settings)
+    except InvalidTokenError:
+        raise unauthorized("Invalid or expired token") from None
+
+
+CurrentUserId = Annotated[int, Depends(get_current_user_id)]
+
+
+async def require_json_body(request: Request) -> None:
+    """415 for a body that is not JSON (FastAPI would otherwise report it as a 422)."""
+    if request.method not in _BODY_METHODS:
+        return
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/json" and not content_type.endswith("+json"):
+        raise HTTPException(415, "Send the body as application/json")

@@ -1,0 +1,1 @@
+"""One APIRouter per resource, mounted by main.create_app."""

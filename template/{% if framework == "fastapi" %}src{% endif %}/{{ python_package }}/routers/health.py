@@ -1,0 +1,31 @@
+import asyncio
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from ..db import Database
+from ..schemas import Liveness, Readiness
+
+# Answer within the contract's 3 s even when the database hangs.
+READINESS_TIMEOUT_S = 2.0
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+async def liveness() -> Liveness:
+    """The process is up; touches nothing outside it."""
+    return Liveness()
+
+
+@router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
+async def readiness(request: Request) -> JSONResponse | Readiness:
+    database: Database = request.app.state.database
+    try:
+        async with asyncio.timeout(READINESS_TIMEOUT_S), database.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except Exception:  # noqa: BLE001 - any failure means "not ready"
+        body = Readiness(status="unavailable", checks={"database": "error"})
+        return JSONResponse(body.model_dump(), status_code=503)
+    return Readiness(status="ok", checks={"database": "ok"})

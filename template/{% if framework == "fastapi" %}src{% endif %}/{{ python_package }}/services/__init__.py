@@ -1,0 +1,1 @@
+"""Business rules, independent of HTTP: routers call these with a session and plain values."""
