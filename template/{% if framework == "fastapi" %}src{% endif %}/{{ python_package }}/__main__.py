@@ -2,7 +2,9 @@
 
 import argparse
 import asyncio
+import signal
 from pathlib import Path
+from types import FrameType
 
 import uvicorn
 from alembic import command
@@ -22,9 +24,15 @@ def migrate() -> None:
     command.upgrade(Config(PROJECT_ROOT / "alembic.ini"), "head")
 
 
+def _exit_zero(_signal: int, _frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
 def serve(*, reload: bool) -> None:
     settings = get_settings()
     configure_logging(settings.log_level, settings.effective_log_format)
+    # Uvicorn drains, then re-raises the SIGTERM it caught; a drained stop is a clean exit.
+    signal.signal(signal.SIGTERM, _exit_zero)
     uvicorn.run(
         f"{__package__}.main:create_app",
         factory=True,

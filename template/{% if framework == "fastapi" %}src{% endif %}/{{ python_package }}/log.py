@@ -14,7 +14,12 @@ from typing import Any, Literal
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 # Attributes every LogRecord has: anything else was passed with `extra=`.
-_RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "request_id"}
+# (uvicorn adds `color_message`, a duplicate of the message with terminal colours.)
+_RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {
+    "message",
+    "request_id",
+    "color_message",
+}
 
 
 class RequestIdFilter(logging.Filter):

@@ -10,9 +10,11 @@ from starlette.concurrency import run_in_threadpool
 from .settings import Settings
 
 JWT_ALGORITHM = "HS256"
-_hasher = PasswordHasher()
+# RFC 9106's low-memory profile (argon2id, 64 MiB, 3 passes). Hashes carry their parameters,
+# so raising them later keeps old hashes valid.
+password_hasher = PasswordHasher()
 # Verified when the username is unknown, so both paths cost the same time.
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
+_DUMMY_HASH = password_hasher.hash("not-a-real-password")
 
 
 class InvalidTokenError(Exception):
@@ -21,13 +23,13 @@ class InvalidTokenError(Exception):
 
 async def hash_password(password: str) -> str:
     # argon2 is deliberately slow: keep it off the event loop.
-    return await run_in_threadpool(_hasher.hash, password)
+    return await run_in_threadpool(password_hasher.hash, password)
 
 
 async def verify_password(password: str, password_hash: str | None) -> bool:
     def verify() -> bool:
         try:
-            return _hasher.verify(password_hash or _DUMMY_HASH, password)
+            return password_hasher.verify(password_hash or _DUMMY_HASH, password)
         except (VerificationError, InvalidHashError):
             return False
 

@@ -1,0 +1,136 @@
+"""A generated service as a black box: started with `make run`, probed over HTTP.
+
+Nothing here knows the framework: a service is a directory with a Makefile, configured through
+the contract's environment variables, observed through its port and its stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from harness import free_port
+
+STARTUP_TIMEOUT_S = 120
+PASSWORD = "correct horse battery"
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # The parent pid is the 2nd field after the parenthesised command name.
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append(int(entry.name))
+    return found
+
+
+class Service:
+    """One running service: `make run` in its own process group, logs captured to a file."""
+
+    def __init__(self, project: Path, env: dict[str, str], name: str) -> None:
+        self.project = project
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.env = {**env, "HOST": "127.0.0.1", "PORT": str(self.port)}
+        self.log_path = project / "var" / f"{name}.log"
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.process: subprocess.Popen[bytes] | None = None
+        self._clients: list[httpx.Client] = []
+
+    def start(self) -> Service:
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                ["make", "run"],
+                cwd=self.project,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"`make run` exited with {self.process.returncode}:\n{self.output()}")
+            try:
+                if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        self.kill()
+        pytest.fail(
+            f"the service did not answer /healthz in {STARTUP_TIMEOUT_S}s:\n{self.output()}"
+        )
+
+    def client(self, **options: Any) -> httpx.Client:
+        """A new HTTP client (own cookies and headers), closed with the service."""
+        client = httpx.Client(base_url=self.base_url, timeout=10, **options)
+        self._clients.append(client)
+        return client
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def log_lines(self) -> list[dict[str, Any]]:
+        """The JSON lines the service wrote (production logs are JSON)."""
+        lines = []
+        for line in self.output().splitlines():
+            if line.startswith("{"):
+                try:
+                    lines.append(json.loads(line))
+                except ValueError:
+                    continue
+        return lines
+
+    def server_pid(self) -> int:
+        """The process that serves: the deepest descendant of `make run`."""
+        assert self.process is not None
+        pid = self.process.pid
+        while children := _children(pid):
+            pid = children[0]
+        return pid
+
+    def terminate(self, timeout: float = 30) -> int:
+        """SIGTERM to the server itself, as a container runtime sends it; make's exit code."""
+        assert self.process is not None
+        if self.process.poll() is None:
+            os.kill(self.server_pid(), signal.SIGTERM)
+        return self.process.wait(timeout=timeout)
+
+    def kill(self) -> None:
+        for client in self._clients:
+            client.close()
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+def sign_up(client: httpx.Client, username: str | None = None) -> dict[str, Any]:
+    username = username or f"user_{secrets.token_hex(6)}"
+    response = client.post("/api/v1/users", json={"username": username, "password": PASSWORD})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def bearer(client: httpx.Client, username: str | None = None) -> dict[str, str]:
+    """Signs a fresh user up and returns the Authorization header of their token."""
+    user = sign_up(client, username)
+    response = client.post(
+        "/api/v1/auth/token", json={"username": user["username"], "password": PASSWORD}
+    )
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}

@@ -1,0 +1,78 @@
+"""Fixtures of the black-box contract suite.
+
+Session-scoped and parametrized by combination: pytest runs every contract test against one
+running service before it moves on to the next combination.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+
+import pytest
+from blackbox import Service
+from combinations import Combination
+from harness import Databases, Projects, combination_params
+
+
+@pytest.fixture(scope="session", params=combination_params())
+def combination(request: pytest.FixtureRequest) -> Combination:
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def service_env(
+    combination: Combination, projects: Projects, databases: Databases
+) -> dict[str, str]:
+    """Production settings on a database that does not exist yet: `make run` must create it."""
+    project = projects.installed(combination)
+    return {
+        **projects.env,
+        "APP_ENV": "production",
+        "JWT_SECRET": secrets.token_urlsafe(48),
+        "DATABASE_URL": databases.fresh_url(combination, project),
+        "SHUTDOWN_GRACE_S": "10",
+    }
+
+
+@pytest.fixture(scope="session")
+def service(
+    combination: Combination, projects: Projects, service_env: dict[str, str]
+) -> Iterator[Service]:
+    running = Service(projects.installed(combination), service_env, "contract").start()
+    yield running
+    running.kill()
+
+
+@pytest.fixture(scope="session")
+def strict_service(
+    combination: Combination,
+    projects: Projects,
+    service_env: dict[str, str],
+    service: Service,
+) -> Iterator[Service]:
+    """A second instance on the same database: signup closed, small bodies, CORS on.
+    Started after `service`, so the two never migrate at once."""
+    env = {
+        **service_env,
+        "ALLOW_SIGNUP": "false",
+        "MAX_BODY_BYTES": "1024",
+        "CORS_ORIGINS": "https://app.example, https://admin.example",
+    }
+    running = Service(projects.installed(combination), env, "strict").start()
+    yield running
+    running.kill()
+
+
+@pytest.fixture(scope="session")
+def limited_service(
+    combination: Combination,
+    projects: Projects,
+    service_env: dict[str, str],
+    strict_service: Service,
+) -> Iterator[Service]:
+    """A third instance whose rate limit nothing else spends."""
+    env = {**service_env, "RATE_LIMIT_PER_MINUTE": "5"}
+    running = Service(projects.installed(combination), env, "limited").start()
+    yield running
+    running.kill()

@@ -1,0 +1,59 @@
+"""Contract: one JSON line per request in production, carrying the request id; no secrets."""
+
+import secrets
+import time
+
+from blackbox import PASSWORD, Service, bearer
+
+
+def wait_for_line(service: Service, **fields: object) -> dict[str, object]:
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        for line in service.log_lines():
+            if all(line.get(key) == value for key, value in fields.items()):
+                return line
+        time.sleep(0.05)
+    raise AssertionError(f"no log line with {fields}:\n{service.output()[-3000:]}")
+
+
+def test_one_json_line_per_request(service: Service) -> None:
+    request_id = f"contract-{secrets.token_hex(8)}"
+
+    service.client().get("/readyz", headers={"X-Request-ID": request_id})
+
+    line = wait_for_line(service, request_id=request_id, msg="request")
+    assert {"ts", "level", "method", "path", "status", "duration_ms"} <= set(line)
+    assert (line["method"], line["path"], line["status"]) == ("GET", "/readyz", 200)
+    assert line["level"] == "info"
+    assert isinstance(line["duration_ms"], int | float)
+    requests = [
+        entry
+        for entry in service.log_lines()
+        if entry.get("request_id") == request_id and entry.get("msg") == "request"
+    ]
+    assert len(requests) == 1
+
+
+def test_background_work_carries_the_request_id(service: Service) -> None:
+    client = service.client()
+    client.headers.update(bearer(client))
+    request_id = f"contract-{secrets.token_hex(8)}"
+
+    response = client.post(
+        "/api/v1/tasks", json={"title": "logged"}, headers={"X-Request-ID": request_id}
+    )
+
+    assert response.status_code == 201
+    wait_for_line(service, request_id=request_id, msg="request")
+    other = [
+        line
+        for line in service.log_lines()
+        if line.get("request_id") == request_id and line.get("msg") != "request"
+    ]
+    assert other, "task creation logged nothing of its own under the request id"
+
+
+def test_passwords_never_reach_the_logs(service: Service) -> None:
+    bearer(service.client())
+
+    assert PASSWORD not in service.output()

@@ -1,0 +1,37 @@
+"""Every valid combination: its project installs, lints clean and passes its own tests against
+the real database of that combination."""
+
+from __future__ import annotations
+
+import pytest
+from combinations import Combination
+from harness import Databases, Projects, combination_params, run
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(params=combination_params())
+def combination(request: pytest.FixtureRequest) -> Combination:
+    return request.param
+
+
+def test_lint_is_clean(combination: Combination, projects: Projects) -> None:
+    """Ruff (rules and formatter) and mypy --strict: a Jinja slip shows up here."""
+    project = projects.installed(combination)
+
+    run(["make", "lint"], cwd=project, env=projects.env)
+
+
+def test_own_tests_pass_on_the_real_database(
+    combination: Combination, projects: Projects, databases: Databases
+) -> None:
+    project = projects.installed(combination)
+    env = dict(projects.env)
+    if server := databases.server_url(combination):
+        # The project's tests create a throw-away database beside this one and drop it.
+        env["DATABASE_URL"] = f"{server}/generated"
+
+    output = run(["make", "test"], cwd=project, env=env)
+
+    assert " passed" in output
+    assert "Required test coverage of 90% reached" in output
