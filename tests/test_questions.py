@@ -1,0 +1,161 @@
+"""Every question's validator, with good and bad answers, and the refused combinations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from combinations import (
+    DATABASES,
+    FRAMEWORKS,
+    POOLINGS,
+    Combination,
+    combination_error,
+    valid_combinations,
+)
+from copier import run_copy
+from harness import answers
+
+pytestmark = pytest.mark.filterwarnings("ignore::copier.errors.DirtyLocalWarning")
+
+
+def render_error(template: Path, destination: Path, **data: str) -> str:
+    """The validation message copier gives for these answers ('' when they are accepted)."""
+    try:
+        run_copy(
+            str(template),
+            destination,
+            data=data,
+            defaults=True,
+            unsafe=True,
+            quiet=True,
+            vcs_ref="HEAD",
+        )
+    except ValueError as error:
+        assert not destination.exists() or not any(destination.iterdir()), "half-rendered"
+        return str(error)
+    return ""
+
+
+@pytest.mark.parametrize(
+    ("question", "value", "message"),
+    [
+        ("project_name", "", "project_name must be 1 to 64 characters"),
+        ("project_name", "x" * 65, "project_name must be 1 to 64 characters"),
+        ("project_slug", "My Service", "project_slug must be kebab-case"),
+        ("project_slug", "9lives", "project_slug must be kebab-case"),
+        ("project_slug", "double--dash", "project_slug must be kebab-case"),
+        ("project_slug", "a" * 65, "project_slug must be kebab-case"),
+        ("description", "d" * 201, "description must be a single line"),
+        ("description", "two\nlines", "description must be a single line"),
+        ("author_name", " ", "author_name must be 1 to 100 characters"),
+        ("author_email", "not-an-email", "author_email must look like name@example.com"),
+        ("author_email", "a b@example.com", "author_email must look like name@example.com"),
+        # Choices: copier itself lists the valid ones.
+        ("framework", "rails", "'rails' is not in ['fastapi']"),
+        ("database", "oracle", "'oracle' is not in ['sqlite', 'postgresql', 'mysql']"),
+        ("pooling", "magic", "'magic' is not in ['app', 'none', 'pgbouncer']"),
+    ],
+)
+def test_bad_answers_are_refused_with_the_fix(
+    copier_template: Path, tmp_path: Path, question: str, value: str, message: str
+) -> None:
+    data = {"database": "postgresql", question: value}
+
+    error = render_error(copier_template, tmp_path / "out", **data)
+
+    assert message in error
+
+
+@pytest.mark.parametrize(
+    ("question", "value"),
+    [
+        ("project_name", "Billing API"),
+        ("project_slug", "billing-api2"),
+        ("description", 'Bills, invoices and "quotes"'),
+        ("author_name", "Ada O'Neil"),
+        ("author_email", "ada+dev@example.co.uk"),
+    ],
+)
+def test_good_answers_are_accepted(
+    copier_template: Path, tmp_path: Path, question: str, value: str
+) -> None:
+    assert render_error(copier_template, tmp_path / "out", **{question: value}) == ""
+
+
+def test_slug_is_derived_from_the_name(copier_template: Path, tmp_path: Path) -> None:
+    run_copy(
+        str(copier_template),
+        tmp_path,
+        data={"project_name": "Billing & Payments API!"},
+        defaults=True,
+        unsafe=True,
+        quiet=True,
+        vcs_ref="HEAD",
+    )
+
+    assert 'name = "billing-payments-api"' in (tmp_path / "pyproject.toml").read_text()
+    assert (tmp_path / "src" / "billing_payments_api").is_dir()
+
+
+REFUSED = [
+    (framework, database, pooling)
+    for framework in FRAMEWORKS
+    for database in DATABASES
+    for pooling in POOLINGS
+    if combination_error(framework, database, pooling)
+]
+
+
+def test_the_combination_list_is_what_the_questions_accept() -> None:
+    assert len(valid_combinations()) + len(REFUSED) == len(FRAMEWORKS) * len(DATABASES) * len(
+        POOLINGS
+    )
+    assert Combination("fastapi", "sqlite", "none") in valid_combinations()
+    assert ("fastapi", "mysql", "pgbouncer") in REFUSED
+
+
+@pytest.mark.parametrize(
+    ("framework", "database", "pooling"),
+    [refused for refused in REFUSED if refused[1] != "sqlite"],
+    ids="-".join,
+)
+def test_refused_combinations_say_why(
+    copier_template: Path, tmp_path: Path, framework: str, database: str, pooling: str
+) -> None:
+    error = render_error(
+        copier_template, tmp_path / "out", framework=framework, database=database, pooling=pooling
+    )
+
+    assert "PgBouncer fronts PostgreSQL only" in error
+
+
+def test_pooling_is_not_asked_for_sqlite(copier_template: Path, tmp_path: Path) -> None:
+    """SQLite has no pooling question: a pooling answer given anyway is ignored, not stored."""
+    run_copy(
+        str(copier_template),
+        tmp_path,
+        data={"database": "sqlite"},
+        defaults=True,
+        unsafe=True,
+        quiet=True,
+        vcs_ref="HEAD",
+    )
+
+    assert "pooling" not in (tmp_path / ".copier-answers.yml").read_text()
+
+
+def test_answers_helper_matches_copier(copier_template: Path, tmp_path: Path) -> None:
+    combination = valid_combinations()[-1]
+    run_copy(
+        str(copier_template),
+        tmp_path,
+        data=answers(combination),
+        defaults=True,
+        unsafe=True,
+        quiet=True,
+        vcs_ref="HEAD",
+    )
+
+    recorded = (tmp_path / ".copier-answers.yml").read_text()
+    assert f"database: {combination.database}" in recorded

@@ -1,0 +1,142 @@
+"""Every valid combination renders cleanly, and a disabled feature leaves no trace."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from combinations import Combination, valid_combinations
+from copier import run_copy
+from harness import answers
+
+pytestmark = pytest.mark.filterwarnings("ignore::copier.errors.DirtyLocalWarning")
+
+# Jinja's delimiters as templates use them (Python's `}}` closing nested dicts is fine).
+JINJA_LEFTOVER = re.compile(r"\{\{-?\s*[\w(]|\{%-?\s|\s-?%\}|\{#")
+# What each answer brings; a project without that answer must not mention it.
+TRACES = {
+    "postgresql": ("asyncpg", "postgresql://", "PostgreSQL"),
+    "mysql": ("asyncmy", "mysql://", "MariaDB"),
+    "pgbouncer": ("PgBouncer", "statement_cache_size"),
+    "app-pool": ("DB_POOL_SIZE", "pool_pre_ping", "pool_size"),
+}
+
+
+def traces_expected(combination: Combination) -> set[str]:
+    expected = {combination.database}
+    if combination.pooling == "pgbouncer":
+        expected.add("pgbouncer")
+    if combination.pooling == "app":
+        expected.add("app-pool")
+    return expected
+
+
+@pytest.fixture(scope="module", params=valid_combinations(), ids=lambda c: c.id)
+def rendered(
+    request: pytest.FixtureRequest, copier_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Combination, Path]:
+    combination: Combination = request.param
+    destination = tmp_path_factory.mktemp(combination.id)
+    run_copy(
+        str(copier_template),
+        destination,
+        data=answers(combination),
+        defaults=True,
+        unsafe=True,
+        quiet=True,
+        vcs_ref="HEAD",
+    )
+    return combination, destination
+
+
+def files(project: Path) -> list[Path]:
+    return sorted(
+        path for path in project.rglob("*") if path.is_file() and ".git" not in path.parts
+    )
+
+
+def test_no_jinja_is_left_in_paths_or_text(rendered: tuple[Combination, Path]) -> None:
+    _, project = rendered
+    for path in files(project):
+        relative = str(path.relative_to(project))
+        assert not JINJA_LEFTOVER.search(relative), relative
+        assert not relative.endswith(".jinja"), relative
+        if path.name == "script.py.mako":
+            continue  # Alembic's own template language, on purpose
+        assert not JINJA_LEFTOVER.search(path.read_text()), relative
+
+
+def test_no_empty_files(rendered: tuple[Combination, Path]) -> None:
+    _, project = rendered
+    assert [str(p.relative_to(project)) for p in files(project) if not p.read_text().strip()] == []
+
+
+def test_template_internals_stay_behind(rendered: tuple[Combination, Path]) -> None:
+    _, project = rendered
+    names = {path.name for path in files(project)} | {
+        path.name for path in project.rglob("*") if path.is_dir()
+    }
+    assert not names & {"_partials", "copier.yml", "extensions", "__pycache__"}
+
+
+def test_disabled_features_leave_no_trace(rendered: tuple[Combination, Path]) -> None:
+    combination, project = rendered
+    text = "\n".join(
+        path.read_text() for path in files(project) if path.name != ".copier-answers.yml"
+    )
+    for feature, words in TRACES.items():
+        present = {word for word in words if word in text}
+        if feature in traces_expected(combination):
+            assert present, f"{feature} expected in {combination.id}"
+        else:
+            assert not present, f"{combination.id} mentions {present} of {feature}"
+
+
+def test_database_specific_files(rendered: tuple[Combination, Path]) -> None:
+    combination, project = rendered
+    assert (project / "tests" / "databases.py").exists() == (combination.database != "sqlite")
+
+
+def test_answers_file_records_answers_not_secrets(rendered: tuple[Combination, Path]) -> None:
+    combination, project = rendered
+    recorded = yaml.safe_load((project / ".copier-answers.yml").read_text())
+
+    assert {key: recorded.get(key) for key in ("framework", "database")} == {
+        "framework": combination.framework,
+        "database": combination.database,
+    }
+    assert recorded.get("pooling") == (
+        None if combination.database == "sqlite" else combination.pooling
+    )
+    assert {"_commit", "_src_path"} <= set(recorded)
+    assert not {"jwt_secret", "python_package", "uses_pool"} & set(recorded)
+
+
+def test_the_secret_is_in_dot_env_only(rendered: tuple[Combination, Path]) -> None:
+    _, project = rendered
+    secret = re.search(r"^JWT_SECRET=(.+)$", (project / ".env").read_text(), re.MULTILINE)
+
+    assert secret
+    assert len(secret.group(1)) >= 48
+    assert ".env" in (project / ".gitignore").read_text().splitlines()
+    for path in files(project):
+        if path.name != ".env":
+            assert secret.group(1) not in path.read_text(), path
+
+
+def test_each_copy_gets_its_own_secret(copier_template: Path, tmp_path: Path) -> None:
+    secrets = set()
+    for name in ("one", "two"):
+        run_copy(
+            str(copier_template),
+            tmp_path / name,
+            defaults=True,
+            unsafe=True,
+            quiet=True,
+            vcs_ref="HEAD",
+        )
+        secrets.add((tmp_path / name / ".env").read_text())
+
+    assert len(secrets) == 2
