@@ -118,7 +118,10 @@ async def test_no_cors_by_default(client: AsyncClient) -> None:
 
 @pytest.mark.parametrize(("app_env", "exposed"), [("production", False), ("development", True)])
 async def test_unexpected_errors_hide_internals_outside_development(
-    make_settings: SettingsFactory, app_env: str, exposed: bool
+    make_settings: SettingsFactory,
+    caplog: pytest.LogCaptureFixture,
+    app_env: str,
+    exposed: bool,
 ) -> None:
     settings = make_settings(app_env=app_env)
     boom = APIRouter()
@@ -129,11 +132,15 @@ async def test_unexpected_errors_hide_internals_outside_development(
         raise RuntimeError(msg)
 
     async with serve(settings, extra_router=boom) as http:
-        response = await http.get("/boom")
+        response = await http.get("/boom", headers={"X-Request-ID": "req-500"})
 
     assert response.status_code == 500
     assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["x-request-id"] == "req-500"
+    assert response.headers["x-content-type-options"] == "nosniff"
     assert ("SELECT secret" in response.json()["detail"]) is exposed
+    errors = [record for record in caplog.records if record.getMessage() == "unhandled error"]
+    assert [record.request_id for record in errors] == ["req-500"]  # type: ignore[attr-defined]
 
 
 async def test_openapi_and_docs(client: AsyncClient) -> None:

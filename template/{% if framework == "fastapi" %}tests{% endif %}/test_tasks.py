@@ -1,9 +1,11 @@
 import logging
+import time
 
+import jwt
 import pytest
 from httpx import AsyncClient
 
-from tests.conftest import Login
+from tests.conftest import JWT_SECRET, Login
 
 pytestmark = pytest.mark.anyio
 
@@ -102,6 +104,7 @@ async def test_list_filters_by_status(client: AsyncClient, login: Login) -> None
         ({"limit": 0}, "limit"),
         ({"limit": 101}, "limit"),
         ({"offset": -1}, "offset"),
+        ({"offset": 10**20}, "offset"),
         ({"status": "lost"}, "status"),
     ],
 )
@@ -177,3 +180,15 @@ async def test_impossible_ids_are_rejected(client: AsyncClient, login: Login, ta
 
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_token_whose_user_is_gone_cannot_create(client: AsyncClient) -> None:
+    token = jwt.encode(
+        {"sub": "2147483647", "exp": int(time.time()) + 60}, JWT_SECRET, algorithm="HS256"
+    )
+
+    response = await client.post(
+        TASKS, json={"title": "orphan"}, headers={"Authorization": f"Bearer {token}"}
+    )
+
+    assert response.status_code == 401

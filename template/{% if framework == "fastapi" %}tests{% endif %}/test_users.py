@@ -1,3 +1,5 @@
+import logging
+
 import pytest
 from httpx import AsyncClient
 
@@ -70,6 +72,27 @@ async def test_sign_up_can_be_closed(make_settings: SettingsFactory) -> None:
         )
 
     assert response.status_code == 403
+
+
+async def test_usernames_are_case_sensitive(client: AsyncClient) -> None:
+    for username in ("Alice", "alice"):
+        response = await client.post(
+            "/api/v1/users", json={"username": username, "password": PASSWORD}
+        )
+        assert response.status_code == 201
+
+
+async def test_passwords_never_reach_the_logs(
+    client: AsyncClient, login: Login, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.DEBUG):
+        await login("alice")
+        await client.post("/api/v1/auth/token", json={"username": "alice", "password": "wrong!!!"})
+        await client.post("/api/v1/users", json={"username": "alice", "password": PASSWORD})
+
+    assert PASSWORD not in caplog.text
+    assert "wrong!!!" not in caplog.text
+    assert "$argon2" not in caplog.text
 
 
 async def test_me_is_the_caller(client: AsyncClient, login: Login) -> None:

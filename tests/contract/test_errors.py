@@ -19,6 +19,9 @@ def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
     assert problem["title"]
     assert isinstance(problem["detail"], str)
     assert "Traceback" not in response.text
+    # Errors are responses like any other: request id and security headers included.
+    assert response.headers["x-request-id"]
+    assert response.headers["x-content-type-options"] == "nosniff"
     return problem
 
 

@@ -2,6 +2,7 @@
 
 import argparse
 import asyncio
+import math
 import signal
 from pathlib import Path
 from types import FrameType
@@ -42,7 +43,7 @@ def serve(*, reload: bool) -> None:
         log_config=None,
         access_log=False,
         server_header=False,
-        timeout_graceful_shutdown=int(settings.shutdown_grace_s),
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_s),
     )
 
 

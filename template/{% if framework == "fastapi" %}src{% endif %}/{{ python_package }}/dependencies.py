@@ -30,7 +30,9 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+# scope="function": the connection goes back to the pool when the endpoint returns, not after
+# the response is sent and background work is done.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
 def unauthorized(detail: str) -> HTTPException:

@@ -1,7 +1,6 @@
 """Every error leaves as RFC 9457 problem+json."""
 
 import json
-import logging
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
@@ -14,7 +13,6 @@ from starlette.responses import Response
 from .schemas import Problem
 
 PROBLEM_JSON = "application/problem+json"
-logger = logging.getLogger(__name__)
 
 
 def problem(
@@ -68,16 +66,7 @@ async def _validation_error(_: Request, exc: Exception) -> Response:
     return problem(422, "The request has invalid fields", errors=errors)
 
 
-def _unhandled_error(*, expose: bool) -> Any:
-    async def handler(_: Request, exc: Exception) -> Response:
-        logger.exception("unhandled error")
-        detail = f"{type(exc).__name__}: {exc}" if expose else "An unexpected error occurred"
-        return problem(500, detail)
-
-    return handler
-
-
-def register_error_handlers(app: FastAPI, *, expose_internals: bool) -> None:
+def register_error_handlers(app: FastAPI) -> None:
+    """Expected errors; unexpected ones become a 500 in RequestContextMiddleware."""
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(Exception, _unhandled_error(expose=expose_internals))

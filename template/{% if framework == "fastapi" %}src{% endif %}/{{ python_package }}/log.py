@@ -11,6 +11,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+_HANDLER_NAME = "app"
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 # Attributes every LogRecord has: anything else was passed with `extra=`.
@@ -66,9 +67,15 @@ def configure_logging(level: str, log_format: Literal["console", "json"]) -> Non
     handler = logging.StreamHandler(sys.stdout)
     handler.addFilter(RequestIdFilter())
     handler.setFormatter(JsonFormatter() if log_format == "json" else ConsoleFormatter())
+    handler.set_name(_HANDLER_NAME)
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    # Replace our handler on reconfiguration; leave others' (pytest's capture) alone.
+    for existing in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
+        root.removeHandler(existing)
+    root.addHandler(handler)
     root.setLevel(level.upper())
+    # aiosqlite logs every statement with its parameters at DEBUG: password hashes among them.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
     # One line per request comes from our middleware; uvicorn's own access log would double it.
     logging.getLogger("uvicorn.access").disabled = True
     for name in ("uvicorn", "uvicorn.error"):

@@ -32,10 +32,15 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
 
 
 class RequestContextMiddleware:
-    """Request id (kept or made), security headers and one log line per request."""
+    """Request id (kept or made), security headers and one log line per request.
 
-    def __init__(self, app: ASGIApp) -> None:
+    Outermost, so it also turns unhandled errors into the 500 problem: that response gets
+    the request id and headers too, and the error's log line carries the request id.
+    """
+
+    def __init__(self, app: ASGIApp, *, expose_errors: bool) -> None:
         self.app = app
+        self.expose_errors = expose_errors
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -49,29 +54,44 @@ class RequestContextMiddleware:
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 500
+        response_started = False
+        duration_ms: float | None = None
         encoded_id = request_id.encode()
 
         async def send_with_headers(message: Message) -> None:
-            nonlocal status
+            nonlocal status, response_started, duration_ms
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, response_started = message["status"], True
                 message["headers"] = [
                     *message.get("headers", ()),
                     (b"x-request-id", encoded_id),
                     *_SECURITY_HEADERS,
                 ]
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                # The client has its answer: background work after this is not its wait.
+                duration_ms = (time.perf_counter() - started) * 1000
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_headers)
+        except Exception as error:
+            logger.exception("unhandled error")
+            if response_started:
+                raise  # too late for a problem response: let the server drop the connection
+            detail = f"{type(error).__name__}: {error}" if self.expose_errors else None
+            await problem(500, detail or "An unexpected error occurred")(
+                scope, receive, send_with_headers
+            )
         finally:
+            if duration_ms is None:
+                duration_ms = (time.perf_counter() - started) * 1000
             logger.info(
                 "request",
                 extra={
                     "method": scope["method"],
                     "path": scope["path"],
                     "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "duration_ms": round(duration_ms, 2),
                 },
             )
             request_id_var.reset(token)

@@ -1,11 +1,12 @@
 """Password hashing (argon2) and access tokens (HS256 JWT)."""
 
+import os
 import time
 
 import jwt
+from anyio import CapacityLimiter, to_thread
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from starlette.concurrency import run_in_threadpool
 
 from .settings import Settings
 
@@ -13,6 +14,9 @@ JWT_ALGORITHM = "HS256"
 # RFC 9106's low-memory profile (argon2id, 64 MiB, 3 passes). Hashes carry their parameters,
 # so raising them later keeps old hashes valid.
 password_hasher = PasswordHasher()
+# One hash per core at a time: each takes 64 MiB and a core for a while, and a burst of
+# logins must queue rather than exhaust memory.
+_hashing_slots = CapacityLimiter(os.cpu_count() or 1)
 # Verified when the username is unknown, so both paths cost the same time.
 _DUMMY_HASH = password_hasher.hash("not-a-real-password")
 
@@ -23,7 +27,7 @@ class InvalidTokenError(Exception):
 
 async def hash_password(password: str) -> str:
     # argon2 is deliberately slow: keep it off the event loop.
-    return await run_in_threadpool(password_hasher.hash, password)
+    return await to_thread.run_sync(password_hasher.hash, password, limiter=_hashing_slots)
 
 
 async def verify_password(password: str, password_hash: str | None) -> bool:
@@ -33,7 +37,7 @@ async def verify_password(password: str, password_hash: str | None) -> bool:
         except (VerificationError, InvalidHashError):
             return False
 
-    return await run_in_threadpool(verify) and password_hash is not None
+    return await to_thread.run_sync(verify, limiter=_hashing_slots) and password_hash is not None
 
 
 def create_access_token(user_id: int, settings: Settings) -> str:

@@ -4,7 +4,7 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Path, Query, Response
 from pydantic import BeforeValidator
 
-from ..dependencies import CurrentUserId, SessionDep, require_json_body
+from ..dependencies import CurrentUserId, SessionDep, require_json_body, unauthorized
 from ..errors import problem_responses
 from ..models import Task, TaskStatus
 from ..schemas import TaskCreate, TaskOut, TaskPage, TaskUpdate
@@ -46,7 +46,11 @@ async def create_task(
     response: Response,
     background: BackgroundTasks,
 ) -> TaskOut:
-    task = TaskOut.model_validate(await service.create_task(session, owner_id=owner_id, data=data))
+    try:
+        created = await service.create_task(session, owner_id=owner_id, data=data)
+    except service.OwnerNotFoundError:
+        raise unauthorized("The token's user no longer exists") from None
+    task = TaskOut.model_validate(created)
     response.headers["Location"] = f"/api/v1/tasks/{task.id}"
     background.add_task(_announce_created, task)
     return task
@@ -57,7 +61,7 @@ async def list_tasks(
     owner_id: CurrentUserId,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
     # `?status=` (empty) lists every status, like leaving it out.
     status: Annotated[TaskStatus | None, BeforeValidator(lambda value: value or None)] = None,
 ) -> TaskPage:

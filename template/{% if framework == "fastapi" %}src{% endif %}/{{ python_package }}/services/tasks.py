@@ -1,14 +1,23 @@
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import Task, utcnow
 from ..schemas import TaskCreate, TaskUpdate
 
 
+class OwnerNotFoundError(Exception):
+    """The token is valid but its user is gone."""
+
+
 async def create_task(session: AsyncSession, *, owner_id: int, data: TaskCreate) -> Task:
     task = Task(owner_id=owner_id, **data.model_dump())
     session.add(task)
-    await session.commit()
+    try:
+        await session.commit()
+    except IntegrityError as error:  # the foreign key: no such user (any more)
+        await session.rollback()
+        raise OwnerNotFoundError(owner_id) from error
     return task
 
 
