@@ -41,8 +41,9 @@ def _children(pid: int) -> list[int]:
 class Service:
     """One running service: `make run` in its own process group, logs captured to a file."""
 
-    def __init__(self, project: Path, env: dict[str, str], name: str) -> None:
+    def __init__(self, project: Path, env: dict[str, str], name: str, command: str = "run") -> None:
         self.project = project
+        self.command = ["make", command]
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.env = {**env, "HOST": "127.0.0.1", "PORT": str(self.port)}
@@ -54,7 +55,7 @@ class Service:
     def start(self) -> Service:
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                ["make", "run"],
+                self.command,
                 cwd=self.project,
                 env=self.env,
                 stdout=log,
@@ -64,7 +65,9 @@ class Service:
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                pytest.fail(f"`make run` exited with {self.process.returncode}:\n{self.output()}")
+                pytest.fail(
+                    f"{self.command} exited with {self.process.returncode}:\n{self.output()}"
+                )
             try:
                 if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
                     return self

@@ -38,6 +38,20 @@ def answers(combination: Combination, **extra: str) -> dict[str, str]:
     return data
 
 
+def copy_project(template: Path, destination: Path, **data: str) -> Path:
+    """`copier copy` as the tests use it: defaults for what `data` leaves out, trusted."""
+    run_copy(
+        str(template),
+        destination,
+        data=data,
+        defaults=True,
+        unsafe=True,
+        quiet=True,
+        vcs_ref="HEAD",
+    )
+    return destination
+
+
 def run(
     command: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: int = 900
 ) -> str:
@@ -166,16 +180,7 @@ class Projects:
         self._installed: dict[Combination, Path] = {}
 
     def render(self, combination: Combination, destination: Path) -> Path:
-        run_copy(
-            str(self.template),
-            destination,
-            data=answers(combination),
-            defaults=True,
-            unsafe=True,
-            quiet=True,
-            vcs_ref="HEAD",
-        )
-        return destination
+        return copy_project(self.template, destination, **answers(combination))
 
     def installed(self, combination: Combination) -> Path:
         if combination not in self._installed:

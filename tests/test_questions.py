@@ -13,8 +13,7 @@ from combinations import (
     combination_error,
     valid_combinations,
 )
-from copier import run_copy
-from harness import answers
+from harness import answers, copy_project
 
 pytestmark = pytest.mark.filterwarnings("ignore::copier.errors.DirtyLocalWarning")
 
@@ -22,15 +21,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::copier.errors.DirtyLocalWarning
 def render_error(template: Path, destination: Path, **data: str) -> str:
     """The validation message copier gives for these answers ('' when they are accepted)."""
     try:
-        run_copy(
-            str(template),
-            destination,
-            data=data,
-            defaults=True,
-            unsafe=True,
-            quiet=True,
-            vcs_ref="HEAD",
-        )
+        copy_project(template, destination, **data)
     except ValueError as error:
         assert not destination.exists() or not any(destination.iterdir()), "half-rendered"
         return str(error)
@@ -84,15 +75,7 @@ def test_good_answers_are_accepted(
 
 
 def test_slug_is_derived_from_the_name(copier_template: Path, tmp_path: Path) -> None:
-    run_copy(
-        str(copier_template),
-        tmp_path,
-        data={"project_name": "Billing & Payments API!"},
-        defaults=True,
-        unsafe=True,
-        quiet=True,
-        vcs_ref="HEAD",
-    )
+    copy_project(copier_template, tmp_path, project_name="Billing & Payments API!")
 
     assert 'name = "billing-payments-api"' in (tmp_path / "pyproject.toml").read_text()
     assert (tmp_path / "src" / "billing_payments_api").is_dir()
@@ -132,30 +115,14 @@ def test_refused_combinations_say_why(
 
 def test_pooling_is_not_asked_for_sqlite(copier_template: Path, tmp_path: Path) -> None:
     """SQLite has no pooling question: a pooling answer given anyway is ignored, not stored."""
-    run_copy(
-        str(copier_template),
-        tmp_path,
-        data={"database": "sqlite"},
-        defaults=True,
-        unsafe=True,
-        quiet=True,
-        vcs_ref="HEAD",
-    )
+    copy_project(copier_template, tmp_path, database="sqlite")
 
     assert "pooling" not in (tmp_path / ".copier-answers.yml").read_text()
 
 
 def test_answers_helper_matches_copier(copier_template: Path, tmp_path: Path) -> None:
     combination = valid_combinations()[-1]
-    run_copy(
-        str(copier_template),
-        tmp_path,
-        data=answers(combination),
-        defaults=True,
-        unsafe=True,
-        quiet=True,
-        vcs_ref="HEAD",
-    )
+    copy_project(copier_template, tmp_path, **answers(combination))
 
     recorded = (tmp_path / ".copier-answers.yml").read_text()
     assert f"database: {combination.database}" in recorded

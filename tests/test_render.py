@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 from combinations import Combination, valid_combinations
-from copier import run_copy
-from harness import answers
+from harness import answers, copy_project
 
 pytestmark = pytest.mark.filterwarnings("ignore::copier.errors.DirtyLocalWarning")
 
@@ -39,15 +38,7 @@ def rendered(
 ) -> tuple[Combination, Path]:
     combination: Combination = request.param
     destination = tmp_path_factory.mktemp(combination.id)
-    run_copy(
-        str(copier_template),
-        destination,
-        data=answers(combination),
-        defaults=True,
-        unsafe=True,
-        quiet=True,
-        vcs_ref="HEAD",
-    )
+    copy_project(copier_template, destination, **answers(combination))
     return combination, destination
 
 
@@ -129,14 +120,7 @@ def test_the_secret_is_in_dot_env_only(rendered: tuple[Combination, Path]) -> No
 def test_each_copy_gets_its_own_secret(copier_template: Path, tmp_path: Path) -> None:
     secrets = set()
     for name in ("one", "two"):
-        run_copy(
-            str(copier_template),
-            tmp_path / name,
-            defaults=True,
-            unsafe=True,
-            quiet=True,
-            vcs_ref="HEAD",
-        )
+        copy_project(copier_template, tmp_path / name)
         secrets.add((tmp_path / name / ".env").read_text())
 
     assert len(secrets) == 2

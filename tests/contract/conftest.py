@@ -8,11 +8,18 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from blackbox import Service
 from combinations import Combination
 from harness import Databases, Projects, combination_params
+
+
+def _instance(project: Path, env: dict[str, str], name: str) -> Iterator[Service]:
+    running = Service(project, env, name).start()
+    yield running
+    running.kill()
 
 
 @pytest.fixture(scope="session", params=combination_params())
@@ -39,9 +46,7 @@ def service_env(
 def service(
     combination: Combination, projects: Projects, service_env: dict[str, str]
 ) -> Iterator[Service]:
-    running = Service(projects.installed(combination), service_env, "contract").start()
-    yield running
-    running.kill()
+    yield from _instance(projects.installed(combination), service_env, "contract")
 
 
 @pytest.fixture(scope="session")
@@ -53,15 +58,12 @@ def strict_service(
 ) -> Iterator[Service]:
     """A second instance on the same database: signup closed, small bodies, CORS on.
     Started after `service`, so the two never migrate at once."""
-    env = {
-        **service_env,
+    strict = {
         "ALLOW_SIGNUP": "false",
         "MAX_BODY_BYTES": "1024",
         "CORS_ORIGINS": "https://app.example, https://admin.example",
     }
-    running = Service(projects.installed(combination), env, "strict").start()
-    yield running
-    running.kill()
+    yield from _instance(projects.installed(combination), {**service_env, **strict}, "strict")
 
 
 @pytest.fixture(scope="session")
@@ -72,7 +74,5 @@ def limited_service(
     strict_service: Service,
 ) -> Iterator[Service]:
     """A third instance whose rate limit nothing else spends."""
-    env = {**service_env, "RATE_LIMIT_PER_MINUTE": "5"}
-    running = Service(projects.installed(combination), env, "limited").start()
-    yield running
-    running.kill()
+    limited = {**service_env, "RATE_LIMIT_PER_MINUTE": "5"}
+    yield from _instance(projects.installed(combination), limited, "limited")

@@ -1,0 +1,25 @@
+"""Contract: `make dev` serves with auto-reload and human-readable logs."""
+
+from blackbox import Service
+from combinations import Combination
+from harness import Projects
+
+
+def test_make_dev_serves_readable_logs(
+    combination: Combination, projects: Projects, service_env: dict[str, str], service: Service
+) -> None:
+    env = {key: value for key, value in service_env.items() if key != "APP_ENV"}
+    dev = Service(
+        projects.installed(combination), {**env, "APP_ENV": "development"}, "dev", command="dev"
+    )
+    try:
+        dev.start()
+        response = dev.client().get("/healthz", headers={"X-Request-ID": "dev-probe"})
+        assert response.status_code == 200
+        assert response.json() == {"status": "ok"}
+    finally:
+        dev.kill()
+
+    request_lines = [line for line in dev.output().splitlines() if "dev-probe" in line]
+    assert request_lines, dev.output()[-2000:]
+    assert not request_lines[0].lstrip().startswith("{"), "development logs are for people"
