@@ -28,8 +28,9 @@ def test_own_tests_pass_on_the_real_database(
     project = projects.installed(combination)
     env = dict(projects.env)
     if server := databases.server_url(combination):
-        # The project's tests create a throw-away database beside this one and drop it.
-        env["DATABASE_URL"] = f"{server}/generated"
+        # The project's tests create a throw-away database beside this one and drop it; one
+        # name per combination, as combinations run in parallel on the same servers.
+        env["DATABASE_URL"] = f"{server}/gen_{combination.id.replace('-', '_')}"
 
     output = run(["make", "test"], cwd=project, env=env)
 

@@ -85,9 +85,19 @@ def test_disabled_features_leave_no_trace(rendered: tuple[Combination, Path]) ->
             assert not present, f"{combination.id} mentions {present} of {feature}"
 
 
-def test_database_specific_files(rendered: tuple[Combination, Path]) -> None:
+def test_framework_specific_files(rendered: tuple[Combination, Path]) -> None:
     combination, project = rendered
-    assert (project / "tests" / "databases.py").exists() == (combination.database != "sqlite")
+    expected = {
+        "fastapi": ["alembic.ini", "src/my_service/main.py", "migrations/env.py"],
+        "django": ["manage.py", "src/config/settings.py", "src/my_service/tasks/models.py"],
+    }
+    for framework, paths in expected.items():
+        for path in paths:
+            assert (project / path).exists() == (framework == combination.framework), path
+    databases_helper = project / "tests" / "databases.py"
+    assert databases_helper.exists() == (
+        combination.framework == "fastapi" and combination.database != "sqlite"
+    )
 
 
 def test_answers_file_records_answers_not_secrets(rendered: tuple[Combination, Path]) -> None:

@@ -1,5 +1,7 @@
 """Contract: `make dev` serves with auto-reload and human-readable logs."""
 
+import time
+
 from blackbox import Service
 from combinations import Combination
 from harness import Projects
@@ -17,6 +19,10 @@ def test_make_dev_serves_readable_logs(
         response = dev.client().get("/healthz", headers={"X-Request-ID": "dev-probe"})
         assert response.status_code == 200
         assert response.json() == {"status": "ok"}
+        # The request's log line is written once the response is out: give it a moment.
+        deadline = time.monotonic() + 5
+        while "dev-probe" not in dev.output() and time.monotonic() < deadline:
+            time.sleep(0.05)
     finally:
         dev.kill()
 

@@ -1,0 +1,80 @@
+import json
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+from ninja import Router
+from ninja.errors import HttpError, ValidationError
+from pydantic import ValidationError as PydanticValidationError
+
+from . import selectors, services
+from .schemas import Credentials, Token, UserOut
+from .tokens import BearerToken, caller_id, create_access_token
+
+users_router = Router(tags=["users"])
+auth_router = Router(tags=["auth"])
+
+_FORM = "application/x-www-form-urlencoded"
+
+
+@users_router.post("", response={201: UserOut})
+async def sign_up(request: HttpRequest, data: Credentials) -> UserOut:
+    if not settings.ALLOW_SIGNUP:
+        raise HttpError(403, "Sign-up is closed")
+    try:
+        user = await services.user_create(username=data.username, password=data.password)
+    except services.UsernameTakenError:
+        raise HttpError(409, "That username is taken") from None
+    return UserOut.model_validate(user, from_attributes=True)
+
+
+@users_router.get("/me", response=UserOut, auth=BearerToken())
+async def read_me(request: HttpRequest) -> UserOut:
+    user = await selectors.user_get(caller_id(request))
+    if user is None:  # the token outlived its user
+        raise HttpError(404, "User not found")
+    return UserOut.model_validate(user, from_attributes=True)
+
+
+def _credentials(request: HttpRequest) -> Credentials:
+    """JSON for API clients, a form for OAuth2 password-flow clients such as /docs."""
+    raw: Any
+    content_type = (request.content_type or "").lower()
+    if content_type == _FORM:
+        raw = {key: request.POST[key] for key in ("username", "password") if key in request.POST}
+    elif content_type == "application/json" or content_type.endswith("+json"):
+        try:
+            raw = json.loads(request.body)
+        except ValueError:
+            raise HttpError(400, "The request body is not valid JSON") from None
+    else:
+        raise HttpError(415, "Send credentials as application/json or as a form")
+    try:
+        return Credentials.model_validate(raw)
+    except PydanticValidationError as error:
+        raise ValidationError(
+            [{**detail, "loc": ("body", "data", *detail["loc"])} for detail in error.errors()]
+        ) from None
+
+
+@auth_router.post(
+    "/token",
+    response=Token,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": Credentials.model_json_schema()},
+                _FORM: {"schema": Credentials.model_json_schema()},
+            },
+        }
+    },
+)
+async def issue_token(request: HttpRequest) -> Token:
+    credentials = _credentials(request)
+    user = await selectors.user_authenticate(
+        username=credentials.username, password=credentials.password
+    )
+    if user is None:
+        raise HttpError(401, "Invalid username or password")
+    return Token(access_token=create_access_token(user.pk), expires_in=settings.JWT_TTL_S)

@@ -1,0 +1,20 @@
+"""Writes (HackSoft style: services change state, selectors read it)."""
+
+from asgiref.sync import sync_to_async
+from django.db import IntegrityError
+
+from .models import User
+
+
+class UsernameTakenError(Exception):
+    pass
+
+
+async def user_create(*, username: str, password: str) -> User:
+    user = User(username=username)
+    await sync_to_async(user.set_password)(password)  # argon2, off the event loop
+    try:
+        await user.asave()
+    except IntegrityError as error:  # the unique index decides, even under races
+        raise UsernameTakenError(username) from error
+    return user

@@ -1,0 +1,1 @@
+"""What every endpoint shares: the API object, problem+json, middleware, health, commands."""

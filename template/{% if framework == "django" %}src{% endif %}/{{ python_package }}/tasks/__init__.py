@@ -1,0 +1,1 @@
+"""Tasks: each user's own, with an event sent on creation."""

@@ -1,0 +1,1 @@
+"""Migrations of the tasks app (`make migration name=...` adds more)."""
