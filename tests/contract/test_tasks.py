@@ -122,6 +122,7 @@ def test_invalid_query_is_unprocessable(client: httpx.Client, params: dict[str, 
         ({"title": ""}, "title"),
         ({"title": "t" * 201}, "title"),
         ({"title": "ok", "description": "d" * 10_001}, "description"),
+        ({"title": "nul \u0000 inside"}, "title"),
         ({"title": "ok", "status": "archived"}, None),
     ],
 )

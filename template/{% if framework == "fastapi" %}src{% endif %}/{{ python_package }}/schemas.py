@@ -11,8 +11,9 @@ Username = Annotated[
     str, StringConstraints(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
 ]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
-Title = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-Description = Annotated[str, StringConstraints(max_length=10_000)]
+# No NUL characters: PostgreSQL text cannot hold them.
+Title = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
+Description = Annotated[str, StringConstraints(max_length=10_000, pattern=r"^[^\x00]*$")]
 
 
 class RequestBody(BaseModel):

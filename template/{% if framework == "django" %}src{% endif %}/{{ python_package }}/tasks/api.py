@@ -1,6 +1,10 @@
 import asyncio
+import logging
+from collections.abc import Coroutine
 from typing import Annotated, Any
 
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from django.db import connections
 from django.http import HttpRequest, HttpResponse
 from ninja import Router
 from ninja.errors import HttpError
@@ -12,6 +16,7 @@ from .models import Task
 from .schemas import TaskCreate, TaskOut, TaskPage, TaskStatus, TaskUpdate
 from .signals import task_created
 
+logger = logging.getLogger(__name__)
 router = Router(tags=["tasks"], auth=BearerToken())
 
 # Ids outside the column's range cannot exist: refuse them before they reach the database.
@@ -20,9 +25,20 @@ TaskId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 _background: set[asyncio.Task[Any]] = set()
 
 
-def _in_background(coroutine: Any) -> None:
+async def _run_detached(coroutine: Coroutine[Any, Any, Any]) -> None:
+    # Its own thread context and connections, closed when done: the request's are gone.
+    async with ThreadSensitiveContext():
+        try:
+            await coroutine
+        except Exception:
+            logger.exception("background work failed")
+        finally:
+            await sync_to_async(connections.close_all)()
+
+
+def _in_background(coroutine: Coroutine[Any, Any, Any]) -> None:
     """Runs after the response is on its way: never delays it."""
-    job = asyncio.create_task(coroutine)
+    job = asyncio.create_task(_run_detached(coroutine))
     _background.add(job)
     job.add_done_callback(_background.discard)
 

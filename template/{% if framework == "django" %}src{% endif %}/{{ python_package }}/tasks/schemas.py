@@ -5,8 +5,9 @@ from ninja import Schema
 from pydantic import ConfigDict, StringConstraints, field_validator
 
 TaskStatus = Literal["pending", "processing", "done"]
-Title = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-Description = Annotated[str, StringConstraints(max_length=10_000)]
+# No NUL characters: PostgreSQL text cannot hold them.
+Title = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
+Description = Annotated[str, StringConstraints(max_length=10_000, pattern=r"^[^\x00]*$")]
 
 
 class TaskCreate(Schema):
