@@ -4,9 +4,9 @@ import jwt
 import pytest
 from httpx import AsyncClient
 
-from tests.conftest import JWT_SECRET, PASSWORD, Login
+from tests.conftest import ASYNC_DATABASE_TEST, JWT_SECRET, PASSWORD, Login
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = ASYNC_DATABASE_TEST
 
 
 async def test_token_from_json(client: AsyncClient, login: Login) -> None:

@@ -5,9 +5,9 @@ import jwt
 import pytest
 from httpx import AsyncClient
 
-from tests.conftest import JWT_SECRET, Login
+from tests.conftest import ASYNC_DATABASE_TEST, JWT_SECRET, Login
 
-pytestmark = pytest.mark.anyio
+pytestmark = ASYNC_DATABASE_TEST
 
 TASKS = "/api/v1/tasks"
 
