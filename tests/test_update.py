@@ -1,0 +1,220 @@
+"""`copier update` as users live it: copy an older release, commit, edit, update to the newest.
+
+The older release is made here: the current template with a small, known difference, tagged
+1.0.0 in a throw-away repository; the current template is tagged 1.1.0 on top of it.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from combinations import FRAMEWORKS
+from copier import run_copy, run_update
+from harness import ROOT, run
+
+pytestmark = pytest.mark.filterwarnings("ignore::copier.errors.DirtyLocalWarning")
+
+# The change 1.0.0 -> 1.1.0 that the updates bring: a line of the generated .env.example.
+OLD_LINE = "# Larger request bodies get 413."
+NEW_LINE = "# Larger request bodies are refused with 413 before they are read."
+README_EDIT = "Our team's notes: deploys go through the blue pipeline.\n"
+USER_MODULE = {
+    "fastapi": "src/my_service/routers/reports.py",
+    "django": "src/my_service/reports.py",
+}
+
+
+def git(cwd: Path, *args: str) -> str:
+    return run(["git", *args], cwd=cwd)
+
+
+def commit_all(repository: Path, message: str) -> None:
+    git(repository, "add", "-A")
+    git(repository, "commit", "-q", "-m", message)
+
+
+@pytest.fixture(scope="module")
+def releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A template repository with releases 1.0.0 and 1.1.0."""
+    repository = tmp_path_factory.mktemp("template-releases")
+    for name in ("copier.yml", "template", "extensions"):
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, repository / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, repository / name)
+    env_example = repository / "template" / ".env.example.jinja"
+    current = env_example.read_text()
+    assert OLD_LINE in current
+    git(repository, "init", "-q")
+    commit_all(repository, "release 1.0.0")
+    git(repository, "tag", "1.0.0")
+    env_example.write_text(current.replace(OLD_LINE, NEW_LINE))
+    commit_all(repository, "release 1.1.0: clearer MAX_BODY_BYTES help")
+    git(repository, "tag", "1.1.0")
+    return repository
+
+
+def copy(releases: Path, destination: Path, version: str, **answers: str) -> Path:
+    run_copy(
+        str(releases),
+        destination,
+        data=answers,
+        defaults=True,
+        unsafe=True,
+        quiet=True,
+        vcs_ref=version,
+    )
+    return destination
+
+
+def update(project: Path, *, conflict: str = "inline", **answers: str) -> None:
+    run_update(
+        project,
+        data=answers,
+        defaults=True,
+        unsafe=True,
+        quiet=True,
+        overwrite=True,
+        vcs_ref="1.1.0",
+        conflict=conflict,  # type: ignore[arg-type]
+    )
+
+
+def start_project(releases: Path, destination: Path, **answers: str) -> Path:
+    project = copy(releases, destination, "1.0.0", **answers)
+    git(project, "init", "-q")
+    commit_all(project, "generated from 1.0.0")
+    return project
+
+
+def user_edits(project: Path, framework: str) -> None:
+    """Typical edits: a new module, a README line, a local setting."""
+    module = project / USER_MODULE[framework]
+    module.write_text('"""Reports: the team\'s own code."""\n\nREPORT_KINDS = ("daily",)\n')
+    readme = project / "README.md"
+    readme.write_text(readme.read_text() + "\n" + README_EDIT)
+    env = project / ".env"
+    env.write_text(env.read_text() + "LOG_LEVEL=debug\n")
+    commit_all(project, "our changes")
+
+
+def tracked_files(project: Path) -> list[Path]:
+    return [project / name for name in git(project, "ls-files").split()]
+
+
+def differing_files(left: Path, right: Path) -> set[str]:
+    """Paths whose content differs, or that exist on one side only (git metadata aside)."""
+    ignored = {".git", ".venv", "__pycache__"}
+    differences: set[str] = set()
+
+    def walk(comparison: filecmp.dircmp[str], prefix: str) -> None:
+        for name in comparison.left_only + comparison.right_only + comparison.diff_files:
+            if name not in ignored:
+                differences.add(prefix + name)
+        for name, sub in comparison.subdirs.items():
+            if name not in ignored:
+                walk(sub, f"{prefix}{name}/")
+
+    walk(filecmp.dircmp(left, right, ignore=list(ignored)), "")
+    return differences
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_update_keeps_user_edits_and_applies_the_release(
+    releases: Path, tmp_path: Path, framework: str
+) -> None:
+    project = start_project(releases, tmp_path / "service", framework=framework)
+    secret = (project / ".env").read_text()
+    user_edits(project, framework)
+
+    update(project)
+
+    assert NEW_LINE in (project / ".env.example").read_text()
+    assert README_EDIT in (project / "README.md").read_text()
+    assert (project / USER_MODULE[framework]).exists()
+    assert (project / ".env").read_text() == secret + "LOG_LEVEL=debug\n"  # never regenerated
+    assert "_commit: 1.1.0" in (project / ".copier-answers.yml").read_text()
+    assert not [path for path in tracked_files(project) if "<<<<<<<" in path.read_text()]
+    assert not list(project.rglob("*.rej"))
+    # Apart from the user's edits, the project is what a fresh copy of 1.1.0 gives.
+    fresh = copy(releases, tmp_path / "fresh", "1.1.0", framework=framework)
+    assert differing_files(project, fresh) == {
+        ".env",
+        "README.md",
+        USER_MODULE[framework],
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_updated_project_still_passes_its_tests(
+    releases: Path, tmp_path: Path, framework: str, tool_env: dict[str, str]
+) -> None:
+    project = start_project(releases, tmp_path / "service", framework=framework)
+    user_edits(project, framework)
+    update(project)
+
+    run(["make", "install"], cwd=project, env=tool_env)
+    output = run(["make", "test"], cwd=project, env=tool_env)
+
+    assert " passed" in output
+
+
+@pytest.mark.parametrize(("conflict", "marker"), [("inline", "<<<<<<<"), ("rej", None)])
+def test_a_real_conflict_is_shown(
+    releases: Path, tmp_path: Path, conflict: str, marker: str | None
+) -> None:
+    project = start_project(releases, tmp_path / "service")
+    env_example = project / ".env.example"
+    env_example.write_text(env_example.read_text().replace(OLD_LINE, "# Our own wording."))
+    commit_all(project, "our wording")
+
+    update(project, conflict=conflict)
+
+    text = env_example.read_text()
+    if marker:
+        assert marker in text
+        assert "# Our own wording." in text
+        assert NEW_LINE in text
+    else:
+        # The release's line is in place; the user's change waits in the .rej file.
+        assert NEW_LINE in text
+        rejected = project / ".env.example.rej"
+        assert rejected.exists()
+        assert "# Our own wording." in rejected.read_text()
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_changing_an_answer_adds_and_removes_files(
+    releases: Path, tmp_path: Path, framework: str
+) -> None:
+    project = start_project(releases, tmp_path / "service", framework=framework)
+
+    update(project, database="postgresql", pooling="pgbouncer")
+
+    answers = (project / ".copier-answers.yml").read_text()
+    assert "database: postgresql" in answers
+    assert "pooling: pgbouncer" in answers
+    fresh = copy(
+        releases,
+        tmp_path / "fresh",
+        "1.1.0",
+        framework=framework,
+        database="postgresql",
+        pooling="pgbouncer",
+    )
+    assert differing_files(project, fresh) == {".env"}  # the user's own, with its secret
+    git(project, "add", "-A")
+    removed_and_added = subprocess.run(
+        ["git", "diff", "--cached", "--stat"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "pyproject.toml" in removed_and_added
