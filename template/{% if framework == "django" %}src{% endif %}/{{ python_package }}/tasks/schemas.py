@@ -5,7 +5,7 @@ from ninja import Schema
 from pydantic import ConfigDict, StringConstraints, field_validator
 
 TaskStatus = Literal["pending", "processing", "done"]
-# No NUL characters: PostgreSQL text cannot hold them.
+# No NUL characters: not every database can store them in text.
 Title = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
 Description = Annotated[str, StringConstraints(max_length=10_000, pattern=r"^[^\x00]*$")]
 
