@@ -1,6 +1,5 @@
 """Every error leaves as RFC 9457 problem+json."""
 
-import json
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
@@ -10,9 +9,8 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
+from .asgi import PROBLEM_JSON, problem_body
 from .schemas import Problem
-
-PROBLEM_JSON = "application/problem+json"
 
 
 def problem(
@@ -22,15 +20,9 @@ def problem(
     errors: list[dict[str, str]] | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> Response:
-    body: dict[str, Any] = {
-        "type": "about:blank",
-        "title": HTTPStatus(status).phrase,
-        "status": status,
-        "detail": detail,
-    }
-    if errors is not None:
-        body["errors"] = errors
-    return Response(json.dumps(body), status, headers=headers, media_type=PROBLEM_JSON)
+    return Response(
+        problem_body(status, detail, errors), status, headers=headers, media_type=PROBLEM_JSON
+    )
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

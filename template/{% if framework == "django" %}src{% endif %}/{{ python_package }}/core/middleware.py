@@ -1,14 +1,13 @@
 """Async-only Django middleware: the service runs under ASGI, so none of it costs a thread hop."""
 
-import math
-import time
 from collections.abc import Awaitable, Callable
 
 from asgiref.sync import markcoroutinefunction
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from .problems import PROBLEM_JSON, problem
+from ..asgi import PROBLEM_JSON
+from .problems import problem
 
 GetResponse = Callable[[HttpRequest], Awaitable[HttpResponse]]
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -38,35 +37,6 @@ class ProblemDetailsMiddleware(AsyncMiddleware):
             if header in response:
                 converted[header] = response[header]
         return converted
-
-
-class RateLimitMiddleware(AsyncMiddleware):
-    """Fixed one-minute windows per client address on `/api/`; 429 with Retry-After past the
-    limit. In-process counts: behind several instances, divide the limit or use the proxy."""
-
-    def __init__(self, get_response: GetResponse) -> None:
-        super().__init__(get_response)
-        self.per_minute: int = settings.RATE_LIMIT_PER_MINUTE
-        self._window = 0
-        self._counts: dict[str, int] = {}
-
-    async def __call__(self, request: HttpRequest) -> HttpResponse:
-        if not self.per_minute or not request.path.startswith("/api/"):
-            return await self.get_response(request)
-        now = time.monotonic()
-        window = int(now // 60)
-        if window != self._window:  # every count belongs to the old window: start afresh
-            self._window, self._counts = window, {}
-        client = request.META.get("REMOTE_ADDR") or "unknown"
-        self._counts[client] = count = self._counts.get(client, 0) + 1
-        if count > self.per_minute:
-            retry_after = max(1, math.ceil((window + 1) * 60 - now))
-            return problem(
-                429,
-                f"Rate limit of {self.per_minute} requests per minute exceeded",
-                headers={"Retry-After": str(retry_after)},
-            )
-        return await self.get_response(request)
 
 
 class JsonBodyMiddleware(AsyncMiddleware):

@@ -1,18 +1,29 @@
-"""Pure ASGI middleware: `BaseHTTPMiddleware` would cost a task and a queue per request."""
+"""Pure ASGI layers around the whole application, the same for every Python framework here.
 
+They see every request, including those the framework never gets to (a body over the limit,
+a client over its rate), and cost no thread hop and no task per request.
+"""
+
+import json
 import logging
 import math
 import re
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from http import HTTPStatus
+from typing import Any
 
-from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from .errors import problem
 from .log import request_id_var
 
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+# What these wrap: a framework's application (each types it its own way) or one another.
+ASGIApp = Callable[..., Awaitable[None]]
+
+PROBLEM_JSON = "application/problem+json"
 logger = logging.getLogger("app.request")
 
 _VALID_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._-]{1,128}$")
@@ -23,22 +34,52 @@ _SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
 )
 
 
+def problem_body(status: int, detail: str, errors: list[dict[str, str]] | None = None) -> bytes:
+    """An RFC 9457 problem document: every error body of the service."""
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+    }
+    if errors is not None:
+        body["errors"] = errors
+    return json.dumps(body).encode()
+
+
+async def send_problem(
+    send: Send, status: int, detail: str, headers: Iterable[tuple[bytes, bytes]] = ()
+) -> None:
+    body = problem_body(status, detail)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", PROBLEM_JSON.encode()),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
 def _header(scope: Scope, name: bytes) -> bytes | None:
-    headers: Iterable[tuple[bytes, bytes]] = scope["headers"]
-    for key, value in headers:
+    for key, value in scope["headers"]:
         if key == name:
-            return value
+            return bytes(value)
     return None
 
 
-class RequestContextMiddleware:
+class RequestContext:
     """Request id (kept or made), security headers and one log line per request.
 
-    Outermost, so it also turns unhandled errors into the 500 problem: that response gets
-    the request id and headers too, and the error's log line carries the request id.
+    Outermost, so it also turns unhandled errors into the 500 problem: that response gets the
+    request id and headers too, and the error's log line carries the request id.
     """
 
-    def __init__(self, app: ASGIApp, *, expose_errors: bool) -> None:
+    def __init__(self, app: ASGIApp, *, expose_errors: bool = False) -> None:
         self.app = app
         self.expose_errors = expose_errors
 
@@ -46,7 +87,6 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-
         given = _header(scope, b"x-request-id")
         request_id = (
             given.decode() if given and _VALID_REQUEST_ID.match(given) else str(uuid.uuid4())
@@ -56,16 +96,16 @@ class RequestContextMiddleware:
         status = 500
         response_started = False
         duration_ms: float | None = None
-        encoded_id = request_id.encode()
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status, response_started, duration_ms
             if message["type"] == "http.response.start":
                 status, response_started = message["status"], True
+                present = {key.lower() for key, _ in message.get("headers", ())}
                 message["headers"] = [
                     *message.get("headers", ()),
-                    (b"x-request-id", encoded_id),
-                    *_SECURITY_HEADERS,
+                    (b"x-request-id", request_id.encode()),
+                    *(header for header in _SECURITY_HEADERS if header[0] not in present),
                 ]
             elif message["type"] == "http.response.body" and not message.get("more_body"):
                 # The client has its answer: background work after this is not its wait.
@@ -79,9 +119,7 @@ class RequestContextMiddleware:
             if response_started:
                 raise  # too late for a problem response: let the server drop the connection
             detail = f"{type(error).__name__}: {error}" if self.expose_errors else None
-            await problem(500, detail or "An unexpected error occurred")(
-                scope, receive, send_with_headers
-            )
+            await send_problem(send_with_headers, 500, detail or "An unexpected error occurred")
         finally:
             if duration_ms is None:
                 duration_ms = (time.perf_counter() - started) * 1000
@@ -97,11 +135,9 @@ class RequestContextMiddleware:
             request_id_var.reset(token)
 
 
-class RateLimitMiddleware:
-    """Fixed one-minute windows per client address on `/api/`; 429 with Retry-After past the limit.
-
-    In-process counts: behind several instances, divide the limit or move it to the proxy.
-    """
+class RateLimit:
+    """Fixed one-minute windows per client address on `/api/`; 429 with Retry-After past the
+    limit. In-process counts: behind several instances, divide the limit or use the proxy's."""
 
     def __init__(self, app: ASGIApp, *, per_minute: int) -> None:
         self.app = app
@@ -118,22 +154,18 @@ class RateLimitMiddleware:
         if window != self._window:  # every count belongs to the old window: start afresh
             self._window, self._counts = window, {}
         client = scope["client"][0] if scope.get("client") else "unknown"
-        count = self._counts.get(client, 0) + 1
-        self._counts[client] = count
+        self._counts[client] = count = self._counts.get(client, 0) + 1
         if count > self.per_minute:
             retry_after = max(1, math.ceil((window + 1) * 60 - now))
-            response = problem(
-                429,
-                f"Rate limit of {self.per_minute} requests per minute exceeded",
-                headers={"Retry-After": str(retry_after)},
-            )
-            await response(scope, receive, send)
+            detail = f"Rate limit of {self.per_minute} requests per minute exceeded"
+            await send_problem(send, 429, detail, [(b"retry-after", str(retry_after).encode())])
             return
         await self.app(scope, receive, send)
 
 
-class BodySizeLimitMiddleware:
-    """413 for bodies over the limit, whether announced by Content-Length or streamed."""
+class BodySizeLimit:
+    """413 for bodies over the limit, announced by Content-Length or streamed: the body is
+    counted as it arrives and handed on only once it is known to fit."""
 
     def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
         self.app = app
@@ -143,27 +175,28 @@ class BodySizeLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        length = _header(scope, b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_bytes:
-            await self._too_large()(scope, receive, send)
+        length = _header(scope, b"content-length") or b""
+        if length.isdigit() and int(length) > self.max_bytes:
+            await self._too_large(send)
             return
-
+        messages: list[Message] = []
         received = 0
-
-        async def limited_receive() -> Message:
-            nonlocal received
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    # Raised inside the app: its exception handler renders the problem.
-                    raise HTTPException(413, self._detail())
-            return message
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                await self._too_large(send)
+                return
+            if not message.get("more_body", False):
+                break
 
-        await self.app(scope, limited_receive, send)
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
 
-    def _detail(self) -> str:
-        return f"The request body exceeds {self.max_bytes} bytes"
+        await self.app(scope, replay, send)
 
-    def _too_large(self) -> ASGIApp:
-        return problem(413, self._detail())
+    async def _too_large(self, send: Send) -> None:
+        await send_problem(send, 413, f"The request body exceeds {self.max_bytes} bytes")
