@@ -164,8 +164,8 @@ class RateLimit:
 
 
 class BodySizeLimit:
-    """413 for bodies over the limit, announced by Content-Length or streamed: the body is
-    counted as it arrives and handed on only once it is known to fit."""
+    """413 for bodies over the limit, announced by Content-Length or streamed: a streamed body
+    is counted as it arrives and handed on only once it is known to fit."""
 
     def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
         self.app = app
@@ -175,9 +175,16 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        length = _header(scope, b"content-length") or b""
-        if length.isdigit() and int(length) > self.max_bytes:
-            await self._too_large(send)
+        length = _header(scope, b"content-length")
+        if length is not None:
+            # The server never hands over more than an announced length: decide now.
+            if length.isdigit() and int(length) > self.max_bytes:
+                await self._too_large(send)
+            else:
+                await self.app(scope, receive, send)
+            return
+        if _header(scope, b"transfer-encoding") is None:
+            await self.app(scope, receive, send)  # no body at all
             return
         messages: list[Message] = []
         received = 0
