@@ -15,7 +15,7 @@ from copier_template_extensions import ContextHook
 from jinja2 import Environment
 from jinja2.ext import Extension
 
-FRAMEWORKS = ("fastapi", "django")
+FRAMEWORKS = ("fastapi", "django", "express")
 DATABASES = ("sqlite", "postgresql", "mysql")
 POOLINGS = ("app", "none", "pgbouncer")
 

@@ -1,0 +1,29 @@
+import type { RequestHandler, Response } from "express";
+
+import { unauthorized } from "../problems.js";
+import type { Tokens } from "../security/tokens.js";
+
+declare module "express-serve-static-core" {
+  interface Locals {
+    userId?: number;
+  }
+}
+
+/** Requires `Authorization: Bearer <token>`; the caller's id comes from the signed token. */
+export function authenticate(tokens: Tokens): RequestHandler {
+  return async (req, res, next) => {
+    const [scheme, token, ...rest] = (req.get("authorization") ?? "").split(" ");
+    if (scheme?.toLowerCase() !== "bearer" || !token || rest.length > 0) {
+      throw unauthorized("Missing bearer token");
+    }
+    res.locals.userId = await tokens.userIdFrom(token);
+    next();
+  };
+}
+
+/** The authenticated caller's id (routes behind `authenticate` only). */
+export function callerId(res: Response): number {
+  const { userId } = res.locals;
+  if (userId === undefined) throw unauthorized("Missing bearer token");
+  return userId;
+}

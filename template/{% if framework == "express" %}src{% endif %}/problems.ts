@@ -1,0 +1,120 @@
+import { STATUS_CODES } from "node:http";
+import type { ErrorRequestHandler, RequestHandler, Response } from "express";
+import type { z } from "zod";
+
+import type { Logger } from "./logger.js";
+
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+/** An RFC 9457 problem: thrown anywhere, answered by `problemHandler`. */
+export class HttpProblem extends Error {
+  override name = "HttpProblem";
+
+  constructor(
+    readonly status: number,
+    readonly detail: string,
+    readonly headers: Readonly<Record<string, string>> = {},
+    readonly errors?: readonly FieldError[],
+  ) {
+    super(detail);
+  }
+}
+
+export const badRequest = (detail: string) => new HttpProblem(400, detail);
+export const unauthorized = (detail: string) =>
+  new HttpProblem(401, detail, { "WWW-Authenticate": "Bearer" });
+export const forbidden = (detail: string) => new HttpProblem(403, detail);
+export const notFound = (detail = "Not found") => new HttpProblem(404, detail);
+export const conflict = (detail: string) => new HttpProblem(409, detail);
+export const unsupportedMediaType = (detail: string) => new HttpProblem(415, detail);
+
+export function validationFailed(error: z.ZodError): HttpProblem {
+  // One message per field, the first one: what a form shows next to the input.
+  const errors = new Map<string, string>();
+  for (const issue of error.issues) {
+    const field = issue.path.join(".") || "body";
+    if (!errors.has(field)) errors.set(field, issue.message);
+  }
+  return new HttpProblem(
+    422,
+    "The request has invalid fields",
+    {},
+    [...errors].map(([field, message]) => ({ field, message })),
+  );
+}
+
+export function sendProblem(res: Response, problem: HttpProblem): void {
+  const body: Record<string, unknown> = {
+    type: "about:blank",
+    title: STATUS_CODES[problem.status] ?? "Error",
+    status: problem.status,
+    detail: problem.detail,
+  };
+  if (problem.errors) body.errors = problem.errors;
+  res.status(problem.status).set(problem.headers);
+  // Set directly: Express would append a charset to the media type.
+  res.setHeader("Content-Type", "application/problem+json");
+  res.end(JSON.stringify(body));
+}
+
+/** Any route nobody claimed. */
+export const notFoundHandler: RequestHandler = (req) => {
+  throw notFound(`No route for ${req.method} ${req.path}`);
+};
+
+/** What Express's body parsers throw: an http-errors object with a `type`. */
+interface BodyParserError {
+  type: string;
+  status: number;
+}
+
+function isBodyParserError(error: unknown): error is BodyParserError {
+  return (
+    error instanceof Error &&
+    typeof (error as Partial<BodyParserError>).type === "string" &&
+    typeof (error as Partial<BodyParserError>).status === "number"
+  );
+}
+
+function fromBodyParser(error: BodyParserError, limit: number): HttpProblem {
+  switch (error.type) {
+    case "entity.parse.failed":
+      return badRequest("The body is not valid JSON");
+    case "entity.too.large":
+      return new HttpProblem(413, `The body is larger than ${limit} bytes`);
+    case "encoding.unsupported":
+    case "charset.unsupported":
+      return unsupportedMediaType("Send the body as UTF-8");
+    default:
+      return new HttpProblem(error.status < 500 ? error.status : 400, "The body could not be read");
+  }
+}
+
+/** The one error middleware: every error becomes problem+json; 500s are logged, never shown. */
+export function problemHandler(options: {
+  logger: Logger;
+  maxBodyBytes: number;
+  showInternals: boolean;
+}): ErrorRequestHandler {
+  return (error: unknown, req, res, next) => {
+    if (res.headersSent) {
+      next(error);
+      return;
+    }
+    if (error instanceof HttpProblem) {
+      sendProblem(res, error);
+    } else if (isBodyParserError(error)) {
+      sendProblem(res, fromBodyParser(error, options.maxBodyBytes));
+    } else {
+      options.logger.error({ err: error, method: req.method, path: req.path }, "unhandled error");
+      const detail =
+        options.showInternals && error instanceof Error
+          ? (error.stack ?? error.message)
+          : "An unexpected error occurred";
+      sendProblem(res, new HttpProblem(500, detail));
+    }
+  };
+}

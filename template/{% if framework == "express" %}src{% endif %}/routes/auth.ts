@@ -1,0 +1,38 @@
+import express, { Router } from "express";
+
+import { accepts, FORM_TYPE, JSON_TYPES } from "../middleware/body.js";
+import { unauthorized } from "../problems.js";
+import { Credentials, type Token } from "../schemas.js";
+import type { Tokens } from "../security/tokens.js";
+import type { UserService } from "../services/users.js";
+import { parse } from "../validation.js";
+import { resource } from "./resource.js";
+
+export function authRouter(deps: {
+  users: UserService;
+  tokens: Tokens;
+  maxBodyBytes: number;
+}): Router {
+  const { users, tokens, maxBodyBytes } = deps;
+  const router = Router();
+
+  // JSON, or a form as OAuth2's password flow (and Swagger UI's Authorize button) sends it.
+  resource(router, "/token", {
+    post: [
+      accepts(...JSON_TYPES, FORM_TYPE),
+      express.urlencoded({ extended: false, limit: maxBodyBytes }),
+      async (req, res) => {
+        const user = await users.authenticate(parse(Credentials, req.body));
+        if (!user) throw unauthorized("Incorrect username or password");
+        const token: Token = {
+          access_token: await tokens.issue(user.id),
+          token_type: "bearer",
+          expires_in: tokens.ttlS,
+        };
+        res.set("Cache-Control", "no-store").json(token);
+      },
+    ],
+  });
+
+  return router;
+}

@@ -1,0 +1,31 @@
+import { createApp } from "./app.js";
+import { loadConfig, loadDotEnv } from "./config.js";
+import { createDatabase } from "./db/database.js";
+import { listen } from "./lifecycle.js";
+import { createLogger } from "./logger.js";
+
+loadDotEnv();
+const config = loadConfig();
+const logger = createLogger(config);
+const db = createDatabase(config);
+const running = await listen(createApp({ config, db, logger }), config);
+logger.info({ url: `http://${config.host}:${running.port}` }, "listening");
+
+async function shutdown(signal: NodeJS.Signals): Promise<void> {
+  logger.info({ signal, grace_s: config.shutdownGraceMs / 1000 }, "shutting down");
+  await running.stop();
+  await db.destroy();
+  logger.info("stopped");
+}
+
+for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  process.once(signal, () => {
+    shutdown(signal).then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.fatal({ err: error }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  });
+}

@@ -1,0 +1,69 @@
+import { randomBytes } from "node:crypto";
+import { Writable } from "node:stream";
+
+import type { Express } from "express";
+import request from "supertest";
+import { inject } from "vitest";
+
+import { createApp } from "../src/app.js";
+import { type Config, loadConfig } from "../src/config.js";
+import { createDatabase, type Database } from "../src/db/database.js";
+import { createLogger } from "../src/logger.js";
+import { TaskEvents } from "../src/services/tasks.js";
+
+export const PASSWORD = "correct horse battery";
+
+/** Log lines as the service writes them, kept for assertions. */
+export class LogLines extends Writable {
+  readonly lines: Record<string, unknown>[] = [];
+
+  override _write(chunk: Buffer, _encoding: string, done: () => void): void {
+    for (const line of chunk.toString().split("\n").filter(Boolean)) {
+      this.lines.push(JSON.parse(line) as Record<string, unknown>);
+    }
+    done();
+  }
+}
+
+export interface TestApp {
+  app: Express;
+  config: Config;
+  db: Database;
+  events: TaskEvents;
+  logs: LogLines;
+  close(): Promise<void>;
+}
+
+/** The application on the test database, with settings from the contract's variables. */
+export function testApp(env: Record<string, string> = {}): TestApp {
+  const config = loadConfig({
+    APP_ENV: "test",
+    DATABASE_URL: inject("databaseUrl"),
+    JWT_SECRET: "test-secret-that-is-long-enough-for-hs256",
+    LOG_FORMAT: "json",
+    RATE_LIMIT_PER_MINUTE: "0",
+    ...env,
+  });
+  const db = createDatabase(config);
+  const logs = new LogLines();
+  const events = new TaskEvents();
+  const app = createApp({ config, db, logger: createLogger(config, logs), events });
+  return { app, config, db, events, logs, close: () => db.destroy() };
+}
+
+export const uniqueName = (prefix = "user") => `${prefix}_${randomBytes(5).toString("hex")}`;
+
+export async function signUp(app: Express, username = uniqueName()) {
+  const response = await request(app).post("/api/v1/users").send({ username, password: PASSWORD });
+  if (response.status !== 201) throw new Error(`sign-up failed: ${response.text}`);
+  return response.body as { id: number; username: string; created_at: string };
+}
+
+/** Signs a fresh user up; the Authorization header of their token. */
+export async function bearer(app: Express, username?: string): Promise<{ Authorization: string }> {
+  const user = await signUp(app, username);
+  const response = await request(app)
+    .post("/api/v1/auth/token")
+    .send({ username: user.username, password: PASSWORD });
+  return { Authorization: `Bearer ${(response.body as { access_token: string }).access_token}` };
+}
