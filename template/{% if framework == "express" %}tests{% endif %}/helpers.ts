@@ -31,7 +31,7 @@ export interface TestApp {
   db: Database;
   events: TaskEvents;
   logs: LogLines;
-  close(): Promise<void>;
+  close: () => Promise<void>;
 }
 
 /** The application on the test database, with settings from the contract's variables. */

@@ -1,0 +1,46 @@
+import { SignJWT } from "jose";
+import { describe, expect, it } from "vitest";
+
+import { HttpProblem } from "../src/problems.js";
+import { hashPassword, verifyPassword } from "../src/security/passwords.js";
+import { Tokens } from "../src/security/tokens.js";
+
+const SECRET = "a-secret-that-is-long-enough-for-tests";
+const key = new TextEncoder().encode(SECRET);
+
+describe("passwords", () => {
+  it("verifies the password of a salted argon2id hash only", async () => {
+    const hash = await hashPassword("correct horse");
+
+    expect(hash).toMatch(/^\$argon2id\$/);
+    expect(await hashPassword("correct horse")).not.toBe(hash);
+    expect(await verifyPassword("correct horse", hash)).toBe(true);
+    expect(await verifyPassword("wrong horse", hash)).toBe(false);
+    expect(await verifyPassword("correct horse", undefined)).toBe(false);
+    expect(await verifyPassword("correct horse", "not-a-hash")).toBe(false);
+  });
+});
+
+describe("tokens", () => {
+  const tokens = new Tokens({ jwtSecret: SECRET, jwtTtlS: 60 });
+
+  it("round-trips the user id", async () => {
+    expect(await tokens.userIdFrom(await tokens.issue(42))).toBe(42);
+  });
+
+  it.each([
+    ["expired", new SignJWT().setSubject("1").setExpirationTime(0)],
+    ["without expiry", new SignJWT().setSubject("1")],
+    ["with a non-numeric subject", new SignJWT().setSubject("admin").setExpirationTime("1m")],
+  ])("refuses a token %s", async (_case, token) => {
+    const signed = await token.setProtectedHeader({ alg: "HS256" }).sign(key);
+
+    await expect(tokens.userIdFrom(signed)).rejects.toBeInstanceOf(HttpProblem);
+  });
+
+  it("refuses a token signed with another secret", async () => {
+    const other = new Tokens({ jwtSecret: "another-secret-entirely-different", jwtTtlS: 60 });
+
+    await expect(tokens.userIdFrom(await other.issue(1))).rejects.toMatchObject({ status: 401 });
+  });
+});
