@@ -7,7 +7,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from harness import PGBOUNCER_BINARY, Databases, PgBouncer, Projects
+from harness import (
+    NODE_PREBUILDS,
+    NODE_PREBUILDS_SETTING,
+    PGBOUNCER_BINARY,
+    Databases,
+    PgBouncer,
+    Projects,
+)
 
 
 @pytest.fixture(scope="session")
@@ -25,6 +32,10 @@ def tool_env() -> dict[str, str]:
         if not key.startswith(("VIRTUAL_ENV", "PYTEST_", "COV_", "UV_PROJECT"))
     }
     env.pop("DATABASE_URL", None)
+    env[NODE_PREBUILDS_SETTING] = str(NODE_PREBUILDS)
+    # npm's network chatter about audits, funding and its own updates is noise here.
+    for setting in ("audit", "fund", "update_notifier"):
+        env[f"npm_config_{setting}"] = "false"
     return env
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import shutil
 import socket
 import subprocess
+import tarfile
 import tempfile
 import time
 import uuid
@@ -21,6 +24,11 @@ COMBINATIONS = valid_combinations()
 POSTGRES = "postgresql://postgres@127.0.0.1:5432"
 MYSQL = "mysql://root@127.0.0.1:3306"
 PGBOUNCER_BINARY = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+# better-sqlite3 has no reachable prebuilt binary here and compiles for about a minute per
+# install. Built once (per machine, keyed by version and Node ABI) in prebuild-install's own
+# format, every install takes it from here through this npm setting.
+NODE_PREBUILDS = Path.home() / ".cache" / "backend-service-template" / "node-prebuilds"
+NODE_PREBUILDS_SETTING = "npm_config_better_sqlite3_local_prebuilds"
 
 
 def combination_params(combinations: list[Combination] = COMBINATIONS) -> list[object]:
@@ -170,6 +178,45 @@ class Databases:
             subprocess.run([*command, statement], check=False, capture_output=True)
 
 
+def _node(expression: str) -> str:
+    return subprocess.run(
+        ["node", "-p", expression], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def ensure_node_prebuilds(project: Path, env: dict[str, str]) -> None:
+    """Builds the better-sqlite3 binary that `project` will install, unless it is built."""
+    spec = json.loads((project / "package.json").read_text())["dependencies"]["better-sqlite3"]
+    versions = json.loads(
+        run(["npm", "view", f"better-sqlite3@{spec}", "version", "--json"], cwd=project, env=env)
+    )
+    version = versions[-1] if isinstance(versions, list) else versions
+    target = NODE_PREBUILDS / (
+        f"better-sqlite3-v{version}-node-v{_node('process.versions.modules')}-"
+        f"{_node('process.platform')}-{_node('process.arch')}.tar.gz"
+    )
+    NODE_PREBUILDS.mkdir(parents=True, exist_ok=True)
+    # One build for all xdist workers: the others wait for it.
+    with (NODE_PREBUILDS / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if target.exists():
+            return
+        with tempfile.TemporaryDirectory(prefix="better-sqlite3-") as scratch:
+            build = Path(scratch)
+            (build / "package.json").write_text('{"private": true}')
+            run(
+                ["npm", "install", "--no-audit", "--no-fund", f"better-sqlite3@{version}"],
+                cwd=build,
+                env={k: v for k, v in env.items() if k != NODE_PREBUILDS_SETTING},
+            )
+            package = build / "node_modules" / "better-sqlite3"
+            partial = target.with_suffix(".partial")
+            with tarfile.open(partial, "w:gz") as archive:
+                name = "build/Release/better_sqlite3.node"
+                archive.add(package / name, arcname=name)
+            partial.rename(target)
+
+
 class Projects:
     """Generated projects, rendered and installed once per combination and worker."""
 
@@ -185,6 +232,8 @@ class Projects:
     def installed(self, combination: Combination) -> Path:
         if combination not in self._installed:
             project = self.render(combination, self.workdir / combination.id)
+            if combination.framework == "express":
+                ensure_node_prebuilds(project, self.env)
             run(["make", "install"], cwd=project, env=self.env)
             self._installed[combination] = project
         return self._installed[combination]

@@ -16,7 +16,8 @@ def combination(request: pytest.FixtureRequest) -> Combination:
 
 
 def test_lint_is_clean(combination: Combination, projects: Projects) -> None:
-    """Ruff (rules and formatter) and mypy --strict: a Jinja slip shows up here."""
+    """Linter, formatter check and type checker (ruff + mypy --strict, or eslint + prettier +
+    tsc): a Jinja slip shows up here."""
     project = projects.installed(combination)
 
     run(["make", "lint"], cwd=project, env=projects.env)
@@ -35,4 +36,8 @@ def test_own_tests_pass_on_the_real_database(
     output = run(["make", "test"], cwd=project, env=env)
 
     assert " passed" in output
-    assert "Required test coverage of 90% reached" in output
+    if combination.framework == "express":
+        # vitest fails the run below its thresholds; the report shows it was measured.
+        assert "Coverage report from v8" in output
+    else:
+        assert "Required test coverage of 90% reached" in output

@@ -43,7 +43,7 @@ def render_error(template: Path, destination: Path, **data: str) -> str:
         ("author_email", "not-an-email", "author_email must look like name@example.com"),
         ("author_email", "a b@example.com", "author_email must look like name@example.com"),
         # Choices: copier itself lists the valid ones.
-        ("framework", "rails", "'rails' is not in ['fastapi', 'django']"),
+        ("framework", "rails", "'rails' is not in ['fastapi', 'django', 'express']"),
         ("database", "oracle", "'oracle' is not in ['sqlite', 'postgresql', 'mysql']"),
         ("pooling", "magic", "'magic' is not in ['app', 'none', 'pgbouncer']"),
     ],

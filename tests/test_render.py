@@ -90,6 +90,7 @@ def test_framework_specific_files(rendered: tuple[Combination, Path]) -> None:
     expected = {
         "fastapi": ["alembic.ini", "src/my_service/main.py", "migrations/env.py"],
         "django": ["manage.py", "src/config/settings.py", "src/my_service/tasks/models.py"],
+        "express": ["package.json", "src/app.ts", "src/db/migrations", "vitest.config.ts"],
     }
     for framework, paths in expected.items():
         for path in paths:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from combinations import FRAMEWORKS
 from copier import run_copy, run_update
-from harness import ROOT, run
+from harness import ROOT, ensure_node_prebuilds, run
 
 pytestmark = pytest.mark.filterwarnings("ignore::copier.errors.DirtyLocalWarning")
 
@@ -25,7 +25,16 @@ README_EDIT = "Our team's notes: deploys go through the blue pipeline.\n"
 USER_MODULE = {
     "fastapi": "src/my_service/routers/reports.py",
     "django": "src/my_service/reports.py",
+    "express": "src/reports.ts",
 }
+PYTHON_MODULE = '"""Reports: the team\'s own code."""\n\nREPORT_KINDS = ("daily",)\n'
+USER_CODE = {
+    "fastapi": PYTHON_MODULE,
+    "django": PYTHON_MODULE,
+    "express": '// Reports: the team\'s own code.\nexport const REPORT_KINDS = ["daily"];\n',
+}
+# What each framework's dependencies live in: an answer change rewrites it.
+MANIFEST = {"fastapi": "pyproject.toml", "django": "pyproject.toml", "express": "package.json"}
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -95,7 +104,7 @@ def start_project(releases: Path, destination: Path, **answers: str) -> Path:
 def user_edits(project: Path, framework: str) -> None:
     """Typical edits: a new module, a README line, a local setting."""
     module = project / USER_MODULE[framework]
-    module.write_text('"""Reports: the team\'s own code."""\n\nREPORT_KINDS = ("daily",)\n')
+    module.write_text(USER_CODE[framework])
     readme = project / "README.md"
     readme.write_text(readme.read_text() + "\n" + README_EDIT)
     env = project / ".env"
@@ -109,7 +118,7 @@ def tracked_files(project: Path) -> list[Path]:
 
 def differing_files(left: Path, right: Path) -> set[str]:
     """Paths whose content differs, or that exist on one side only (git metadata aside)."""
-    ignored = {".git", ".venv", "__pycache__"}
+    ignored = {".git", ".venv", "__pycache__", "node_modules"}
     differences: set[str] = set()
 
     def walk(comparison: filecmp.dircmp[str], prefix: str) -> None:
@@ -159,6 +168,8 @@ def test_updated_project_still_passes_its_tests(
     user_edits(project, framework)
     update(project)
 
+    if framework == "express":
+        ensure_node_prebuilds(project, tool_env)
     run(["make", "install"], cwd=project, env=tool_env)
     output = run(["make", "test"], cwd=project, env=tool_env)
 
@@ -217,4 +228,4 @@ def test_changing_an_answer_adds_and_removes_files(
         text=True,
         check=True,
     ).stdout
-    assert "pyproject.toml" in removed_and_added
+    assert MANIFEST[framework] in removed_and_added

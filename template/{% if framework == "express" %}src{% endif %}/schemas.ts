@@ -2,7 +2,7 @@ import { z } from "zod";
 
 import { TASK_STATUSES } from "./db/schema.js";
 
-/** PostgreSQL cannot store NUL in text, and no client means to send one. */
+/** No client means to send NUL in text, and some databases cannot store it. */
 const withoutNul = (text: string) => !text.includes("\u0000");
 const NUL_MESSAGE = "must not contain NUL characters";
 const INT4_MAX = 2_147_483_647;
