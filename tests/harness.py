@@ -178,19 +178,25 @@ class Databases:
             subprocess.run([*command, statement], check=False, capture_output=True)
 
 
+def _stdout(command: list[str], env: dict[str, str] | None = None) -> str:
+    return subprocess.run(command, capture_output=True, text=True, check=True, env=env).stdout
+
+
 def _node(expression: str) -> str:
-    return subprocess.run(
-        ["node", "-p", expression], capture_output=True, text=True, check=True
-    ).stdout.strip()
+    return _stdout(["node", "-p", expression]).strip()
+
+
+def _newest_version(spec: str, env: dict[str, str]) -> str:
+    """The version npm installs for `better-sqlite3@spec`: the highest release in range."""
+    found = json.loads(_stdout(["npm", "view", f"better-sqlite3@{spec}", "version", "--json"], env))
+    versions = found if isinstance(found, list) else [found]
+    return max(versions, key=lambda version: tuple(int(part) for part in version.split(".")))
 
 
 def ensure_node_prebuilds(project: Path, env: dict[str, str]) -> None:
     """Builds the better-sqlite3 binary that `project` will install, unless it is built."""
     spec = json.loads((project / "package.json").read_text())["dependencies"]["better-sqlite3"]
-    versions = json.loads(
-        run(["npm", "view", f"better-sqlite3@{spec}", "version", "--json"], cwd=project, env=env)
-    )
-    version = versions[-1] if isinstance(versions, list) else versions
+    version = _newest_version(spec, env)
     target = NODE_PREBUILDS / (
         f"better-sqlite3-v{version}-node-v{_node('process.versions.modules')}-"
         f"{_node('process.platform')}-{_node('process.arch')}.tar.gz"
