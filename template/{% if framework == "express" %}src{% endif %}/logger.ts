@@ -18,7 +18,8 @@ const CONTRACT_LEVELS: Partial<Record<string, LogLevel>> = { warn: "warning", fa
 
 export function createLogger(
   config: Pick<Config, "logLevel" | "logFormat">,
-  destination: pino.DestinationStream = pino.destination(1),
+  // Asynchronous writes to stdout: a busy service batches its lines; pino flushes them on exit.
+  destination: pino.DestinationStream = pino.destination({ dest: 1, sync: false }),
 ): Logger {
   const options: pino.LoggerOptions = {
     level: PINO_LEVELS[config.logLevel],

@@ -1,3 +1,5 @@
+import { createSecretKey, type KeyObject } from "node:crypto";
+
 import { errors, jwtVerify, SignJWT } from "jose";
 
 import type { Config } from "../config.js";
@@ -7,11 +9,12 @@ const ALGORITHM = "HS256";
 
 /** HS256 access tokens whose subject is the user id. */
 export class Tokens {
-  readonly #key: Uint8Array;
+  readonly #key: KeyObject;
   readonly #ttlS: number;
 
   constructor(config: Pick<Config, "jwtSecret" | "jwtTtlS">) {
-    this.#key = new TextEncoder().encode(config.jwtSecret);
+    // Imported once: jose would import raw bytes again on every sign and verify.
+    this.#key = createSecretKey(Buffer.from(config.jwtSecret));
     this.#ttlS = config.jwtTtlS;
   }
 
