@@ -1,7 +1,7 @@
 import { createRequire } from "node:module";
 import path from "node:path";
 
-import express, { Router } from "express";
+import { Router } from "express";
 
 // Swagger UI's files from the npm package: served by the service itself, no CDN.
 const ASSETS = path.dirname(createRequire(import.meta.url).resolve("swagger-ui-dist/package.json"));
@@ -33,6 +33,10 @@ export function docsRouter(title: string): Router {
   router.get("/docs/init.js", (_req, res) => {
     res.type("js").send(init);
   });
-  router.use("/docs", express.static(ASSETS, { index: false, redirect: false, maxAge: "1d" }));
+  for (const file of ["swagger-ui.css", "swagger-ui-bundle.js"]) {
+    router.get(`/docs/${file}`, (_req, res) => {
+      res.sendFile(path.join(ASSETS, file), { maxAge: "1d" });
+    });
+  }
   return router;
 }

@@ -15,16 +15,18 @@ export async function listen(
   app: Express,
   options: { host: string; port: number; shutdownGraceMs: number },
 ): Promise<RunningServer> {
-  const server = createServer(app);
+  const server = createServer();
   const inFlight = new Set<ServerResponse>();
   let stopping: Promise<void> | undefined;
 
+  // Registered before the app, so it sees every response before anything is sent.
   server.on("request", (_req, res: ServerResponse) => {
     // Keep-alive connections close after their response once shutdown has begun.
     if (stopping) res.setHeader("Connection", "close");
     inFlight.add(res);
     res.on("close", () => inFlight.delete(res));
   });
+  server.on("request", app);
   server.listen(options.port, options.host);
   await once(server, "listening");
 

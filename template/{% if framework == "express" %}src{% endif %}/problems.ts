@@ -65,21 +65,18 @@ export const notFoundHandler: RequestHandler = (req) => {
   throw notFound(`No route for ${req.method} ${req.path}`);
 };
 
-/** What Express's body parsers throw: an http-errors object with a `type`. */
-interface BodyParserError {
-  type: string;
+/** What Express and its body parsers throw for a bad request: an http-errors object. */
+interface ClientError {
   status: number;
+  type?: string;
 }
 
-function isBodyParserError(error: unknown): error is BodyParserError {
-  return (
-    error instanceof Error &&
-    typeof (error as Partial<BodyParserError>).type === "string" &&
-    typeof (error as Partial<BodyParserError>).status === "number"
-  );
+function isClientError(error: unknown): error is ClientError {
+  const status = (error as Partial<ClientError> | null)?.status;
+  return error instanceof Error && typeof status === "number" && status >= 400 && status < 500;
 }
 
-function fromBodyParser(error: BodyParserError, limit: number): HttpProblem {
+function fromClientError(error: ClientError, limit: number): HttpProblem {
   switch (error.type) {
     case "entity.parse.failed":
       return badRequest("The body is not valid JSON");
@@ -89,7 +86,8 @@ function fromBodyParser(error: BodyParserError, limit: number): HttpProblem {
     case "charset.unsupported":
       return unsupportedMediaType("Send the body as UTF-8");
     default:
-      return new HttpProblem(error.status < 500 ? error.status : 400, "The body could not be read");
+      // A malformed URL escape, a body that does not decompress, ...
+      return new HttpProblem(error.status, "The request could not be read");
   }
 }
 
@@ -106,8 +104,8 @@ export function problemHandler(options: {
     }
     if (error instanceof HttpProblem) {
       sendProblem(res, error);
-    } else if (isBodyParserError(error)) {
-      sendProblem(res, fromBodyParser(error, options.maxBodyBytes));
+    } else if (isClientError(error)) {
+      sendProblem(res, fromClientError(error, options.maxBodyBytes));
     } else {
       options.logger.error({ err: error, method: req.method, path: req.path }, "unhandled error");
       const detail =

@@ -7,6 +7,13 @@ const withoutNul = (text: string) => !text.includes("\u0000");
 const NUL_MESSAGE = "must not contain NUL characters";
 const INT4_MAX = 2_147_483_647;
 
+/** A query or path value of decimal digits only (no "1e3", "0x10" or " 1"), as a number. */
+const wholeNumber = z
+  .string()
+  .regex(/^\d{1,16}$/, "must be a whole number")
+  .transform(Number)
+  .pipe(z.int());
+
 // Requests
 
 export const SignUp = z.object({
@@ -44,8 +51,8 @@ export const TaskUpdate = z.object({
 export type TaskUpdate = z.infer<typeof TaskUpdate>;
 
 export const TaskQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  offset: z.coerce.number().int().min(0).default(0),
+  limit: wholeNumber.pipe(z.int().min(1).max(100)).default(20),
+  offset: wholeNumber.default(0),
   // `?status=` (empty) means no filter.
   status: z
     .union([TaskStatus, z.literal("")])
@@ -55,7 +62,7 @@ export const TaskQuery = z.object({
 export type TaskQuery = z.infer<typeof TaskQuery>;
 
 export const TaskParams = z.object({
-  taskId: z.coerce.number().int().min(1).max(INT4_MAX),
+  taskId: wholeNumber.pipe(z.int().min(1).max(INT4_MAX)),
 });
 
 // Responses (documented in OpenAPI; the services build them)

@@ -11,8 +11,15 @@ const db = createDatabase(config);
 const running = await listen(createApp({ config, db, logger }), config);
 logger.info({ url: `http://${config.host}:${running.port}` }, "listening");
 
+/** Past the grace period and this margin, something hangs (a database that stopped answering). */
+const HARD_DEADLINE_MARGIN_MS = 5000;
+
 async function shutdown(signal: NodeJS.Signals): Promise<void> {
   logger.info({ signal, grace_s: config.shutdownGraceMs / 1000 }, "shutting down");
+  setTimeout(() => {
+    logger.error("shutdown did not finish in time");
+    process.exit(1);
+  }, config.shutdownGraceMs + HARD_DEADLINE_MARGIN_MS).unref();
   await running.stop();
   await db.destroy();
   logger.info("stopped");

@@ -61,6 +61,7 @@ describe("CORS", () => {
     expect(other.headers["access-control-allow-origin"]).toBeUndefined();
     expect(preflight.status).toBe(204);
     expect(preflight.headers["access-control-allow-methods"]).toContain("POST");
+    expect(allowed.headers["access-control-expose-headers"]).toContain("X-Request-ID");
   });
 });
 
@@ -120,6 +121,34 @@ describe("errors", () => {
       .send({ title: "x".repeat(2000) });
 
     expect(response.status).toBe(413);
+    expect(response.headers["content-type"]).toBe("application/problem+json");
+  });
+
+  it("answers a JSON value of the wrong shape with 422, not 400", async () => {
+    const response = await request(app)
+      .post("/api/v1/users")
+      .set("Content-Type", "application/json")
+      .send("null");
+
+    expect(response.status).toBe(422);
+  });
+
+  it.each([
+    ["a malformed URL escape", () => request(app).get("/api/v1/tasks/%E0%A4%A")],
+    [
+      "a body that does not decompress",
+      () =>
+        request(app)
+          .post("/api/v1/users")
+          .set("Content-Type", "application/json")
+          .set("Content-Encoding", "gzip")
+          .send("{}"),
+    ],
+  ])("answers %s with 400", async (_case, send) => {
+    const response = await send();
+
+    expect(response.status).toBe(400);
+    expect(response.headers["content-type"]).toBe("application/problem+json");
   });
 
   it("answers a body in an unsupported charset with 415", async () => {
@@ -129,6 +158,20 @@ describe("errors", () => {
       .send("{}");
 
     expect(response.status).toBe(415);
+  });
+
+  it("answers a failing database with a 500 that shows nothing of it", async () => {
+    const broken = testApp({ DATABASE_URL: "sqlite:////dev/null/nowhere.db" });
+
+    const response = await request(broken.app)
+      .post("/api/v1/auth/token")
+      .send({ username: "someone", password: "whatever1" });
+    await broken.close();
+
+    expect(response.status).toBe(500);
+    expect(response.headers["content-type"]).toBe("application/problem+json");
+    expect(response.text).not.toMatch(/nowhere|ENOTDIR|sqlite/i);
+    expect(broken.logs.lines.some((line) => line.msg === "unhandled error")).toBe(true);
   });
 
   it("hides internals of a 500 outside development, and logs them", async () => {
@@ -183,5 +226,6 @@ describe("OpenAPI and docs", () => {
     expect(page.headers["content-type"]).toMatch(/^text\/html/);
     expect(init.text).toContain("/openapi.json");
     expect(bundle.status).toBe(200);
+    expect((await request(app).get("/docs/package.json")).status).toBe(404);
   });
 });

@@ -12,6 +12,9 @@ function slowApp() {
   app.get("/slow", (_req, res) => {
     setTimeout(() => res.json({ done: true }), 300);
   });
+  app.get("/fast", (_req, res) => {
+    res.json({ done: true });
+  });
   return app;
 }
 
@@ -30,6 +33,24 @@ describe("graceful stop", () => {
     expect(response.headers.get("connection")).toBe("close");
     expect(await response.json()).toEqual({ done: true });
     await expect(fetch(`${url}/slow`)).rejects.toThrow();
+  });
+
+  it("answers a request that arrives on an open connection during shutdown, then closes it", async () => {
+    const running = await listen(slowApp(), { host: "127.0.0.1", port: 0, shutdownGraceMs: 5000 });
+    const socket = connect(running.port, "127.0.0.1");
+    await once(socket, "connect");
+    socket.write("GET /fast HTTP/1.1\r\nHost: localhost\r\n"); // not finished yet
+    await new Promise((resolve) => setTimeout(resolve, 50));
+
+    const stopped = running.stop();
+    socket.write("\r\n");
+    let answer = "";
+    socket.on("data", (chunk: Buffer) => (answer += chunk.toString()));
+    await once(socket, "close");
+    await stopped;
+
+    expect(answer).toMatch(/^HTTP\/1.1 200/);
+    expect(answer.toLowerCase()).toContain("connection: close");
   });
 
   it("closes what is still open when the grace period ends", async () => {

@@ -10,7 +10,7 @@ const TASKS = "/api/v1/tasks";
 type TaskBody = Record<string, unknown> & { id: number };
 
 describe("tasks", () => {
-  const { app, events, close } = testApp();
+  const { app, events, logs, close } = testApp();
   afterAll(close);
   let auth: { Authorization: string };
 
@@ -18,12 +18,14 @@ describe("tasks", () => {
     auth = await bearer(app);
   });
 
+  let createdBy = "";
   const create = async (fields: Record<string, unknown> = {}, as: Express = app) => {
     const response = await request(as)
       .post(TASKS)
       .set(auth)
       .send({ title: "a task", ...fields });
     expect(response.status).toBe(201);
+    createdBy = String(response.headers["x-request-id"]);
     return response.body as TaskBody;
   };
 
@@ -48,7 +50,7 @@ describe("tasks", () => {
     expect(task.owner_id).toBe((me.body as { id: number }).id);
   });
 
-  it("publishes task.created after answering", async () => {
+  it("publishes task.created once the response is out", async () => {
     const seen = new Promise<TaskEvent>((resolve) => events.once("event", resolve));
 
     const task = await create({ title: "announced" });
@@ -56,6 +58,9 @@ describe("tasks", () => {
     const event = await seen;
     expect(event.type).toBe("task.created");
     expect(event.task).toEqual(task);
+    // The request's own log line is written when the response finishes: it comes first.
+    const messages = logs.lines.filter((line) => line.request_id === createdBy).map((l) => l.msg);
+    expect(messages).toEqual(["request", "task.created"]);
   });
 
   it("makes the description optional", async () => {
@@ -179,10 +184,21 @@ describe("tasks", () => {
     expect(response.headers["www-authenticate"]).toMatch(/^Bearer/);
   });
 
-  it("answers other methods with 405 and Allow", async () => {
+  it("answers other methods with 405 and Allow, OPTIONS with Allow", async () => {
     const response = await request(app).put(TASKS).set(auth).send({ title: "x" });
+    const options = await request(app).options(`${TASKS}/1`);
 
     expect(response.status).toBe(405);
     expect(response.headers.allow).toBe("GET, HEAD, POST");
+    expect(options.status).toBe(204);
+    expect(options.headers.allow).toBe("GET, HEAD, PATCH, DELETE");
+  });
+
+  it.each(["1e0", "0x1", " 1"])("wants decimal digits in the id, not %j", async (id) => {
+    const response = await request(app)
+      .get(`${TASKS}/${encodeURIComponent(id)}`)
+      .set(auth);
+
+    expect(response.status).toBe(422);
   });
 });

@@ -4,7 +4,10 @@ import { HttpProblem } from "../problems.js";
 
 type Method = "get" | "post" | "patch" | "put" | "delete";
 
-/** Routes `path` with one handler chain per method; any other method is a 405 naming those. */
+/**
+ * Routes `path` with one handler chain per method; OPTIONS answers with the methods allowed
+ * (CORS preflights are answered earlier, by the CORS middleware), any other method is a 405.
+ */
 export function resource(
   router: Router,
   path: string,
@@ -17,7 +20,10 @@ export function resource(
     allowed.push(method.toUpperCase(), ...(method === "get" ? ["HEAD"] : []));
   }
   const allow = allowed.join(", ");
-  route.all((req) => {
-    throw new HttpProblem(405, `${req.method} is not allowed here`, { Allow: allow });
+  route.all((req, res) => {
+    if (req.method !== "OPTIONS") {
+      throw new HttpProblem(405, `${req.method} is not allowed here`, { Allow: allow });
+    }
+    res.set("Allow", allow).status(204).end();
   });
 }

@@ -11,15 +11,17 @@ import { resource } from "./resource.js";
 export function tasksRouter(deps: { tasks: TaskService; tokens: Tokens }): Router {
   const { tasks, tokens } = deps;
   const router = Router();
-  router.use(authenticate(tokens));
+  const caller = authenticate(tokens);
 
   resource(router, "/", {
     get: [
+      caller,
       async (req, res) => {
         res.json(await tasks.list(callerId(res), parse(TaskQuery, req.query)));
       },
     ],
     post: [
+      caller,
       acceptsJson,
       async (req, res) => {
         const task = await tasks.create(callerId(res), parse(TaskCreate, req.body));
@@ -30,12 +32,14 @@ export function tasksRouter(deps: { tasks: TaskService; tokens: Tokens }): Route
 
   resource(router, "/:taskId", {
     get: [
+      caller,
       async (req, res) => {
         const { taskId } = parse(TaskParams, req.params);
         res.json(await tasks.get(callerId(res), taskId));
       },
     ],
     patch: [
+      caller,
       acceptsJson,
       async (req, res) => {
         const { taskId } = parse(TaskParams, req.params);
@@ -43,6 +47,7 @@ export function tasksRouter(deps: { tasks: TaskService; tokens: Tokens }): Route
       },
     ],
     delete: [
+      caller,
       async (req, res) => {
         const { taskId } = parse(TaskParams, req.params);
         await tasks.delete(callerId(res), taskId);
