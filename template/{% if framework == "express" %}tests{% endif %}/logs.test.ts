@@ -59,7 +59,7 @@ describe("logs", () => {
 
     logger.info("hidden");
     logger.warn("shown");
-    logger.fatal({ password: "hunter22" }, "fatal");
+    logger.fatal({ password: "hunter22", authorization: "Bearer hunter22" }, "fatal");
 
     const lines = chunks.map((chunk) => JSON.parse(chunk) as Record<string, unknown>);
     expect(lines.map((line) => [line.level, line.msg])).toEqual([

@@ -38,6 +38,17 @@ describe("tokens", () => {
     await expect(tokens.userIdFrom(signed)).rejects.toBeInstanceOf(HttpProblem);
   });
 
+  it("remembers a verified token until it expires", async () => {
+    const shortLived = new Tokens({ jwtSecret: SECRET, jwtTtlS: 1 });
+    const token = await shortLived.issue(7);
+
+    expect(await shortLived.userIdFrom(token)).toBe(7);
+    expect(await shortLived.userIdFrom(token)).toBe(7); // from memory
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+
+    await expect(shortLived.userIdFrom(token)).rejects.toMatchObject({ status: 401 });
+  });
+
   it("refuses a token signed with another secret", async () => {
     const other = new Tokens({ jwtSecret: "another-secret-entirely-different", jwtTtlS: 60 });
 
