@@ -18,7 +18,8 @@ const CONTRACT_LEVELS: Partial<Record<string, LogLevel>> = { warn: "warning", fa
 
 export function createLogger(
   config: Pick<Config, "logLevel" | "logFormat">,
-  // Asynchronous writes to stdout: a busy service batches its lines; pino flushes them on exit.
+  // Asynchronous writes to stdout, in call order: a busy service batches its lines; pino
+  // flushes what is left on exit.
   destination: pino.DestinationStream = pino.destination({ dest: 1, sync: false }),
 ): Logger {
   const options: pino.LoggerOptions = {

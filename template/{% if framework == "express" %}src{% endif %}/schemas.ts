@@ -50,6 +50,10 @@ export const TaskUpdate = z.object({
 });
 export type TaskUpdate = z.infer<typeof TaskUpdate>;
 
+/** Whether an update changes anything at all (`{}` is a valid PATCH that changes nothing). */
+export const changesSomething = ({ title, description, status }: TaskUpdate) =>
+  title !== undefined || description !== undefined || status !== undefined;
+
 export const TaskQuery = z.object({
   limit: wholeNumber.pipe(z.int().min(1).max(100)).default(20),
   offset: wholeNumber.default(0),

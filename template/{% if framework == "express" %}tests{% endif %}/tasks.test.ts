@@ -50,7 +50,7 @@ describe("tasks", () => {
     expect(task.owner_id).toBe((me.body as { id: number }).id);
   });
 
-  it("publishes task.created once the response is out", async () => {
+  it("publishes task.created in the request's context", async () => {
     const seen = new Promise<TaskEvent>((resolve) => events.once("event", resolve));
 
     const task = await create({ title: "announced" });
@@ -58,9 +58,20 @@ describe("tasks", () => {
     const event = await seen;
     expect(event.type).toBe("task.created");
     expect(event.task).toEqual(task);
-    // The request's own log line is written when the response finishes: it comes first.
+    // Published once the response is written, before the request's line at its "finish".
     const messages = logs.lines.filter((line) => line.request_id === createdBy).map((l) => l.msg);
-    expect(messages).toEqual(["request", "task.created"]);
+    expect(messages).toEqual(["task.created", "request"]);
+  });
+
+  it("answers even when a listener fails, and logs the failure", async () => {
+    const failing = () => {
+      throw new Error("listener failed");
+    };
+    events.prependOnceListener("event", failing);
+
+    await create({ title: "still created" });
+
+    expect(logs.lines.some((line) => line.msg === "task event listener failed")).toBe(true);
   });
 
   it("makes the description optional", async () => {
@@ -68,8 +79,11 @@ describe("tasks", () => {
     expect((await create({ description: null })).description).toBeNull();
   });
 
-  it("reads, updates and deletes", async () => {
+  it("reads, updates and deletes, publishing each change", async () => {
     const task = await create({ title: "draft" });
+    const published: string[] = [];
+    const record = ({ type }: TaskEvent) => published.push(type);
+    events.on("event", record);
     const url = `${TASKS}/${task.id}`;
 
     const read = await request(app).get(url).set(auth);
@@ -93,6 +107,8 @@ describe("tasks", () => {
     expect(deleted.text).toBe("");
     expect(gone.status).toBe(404);
     expect(gone.headers["content-type"]).toBe("application/problem+json");
+    events.off("event", record);
+    expect(published).toEqual(["task.updated", "task.deleted"]);
   });
 
   it("lists newest first, a page at a time", async () => {

@@ -3,19 +3,33 @@ import { EventEmitter } from "node:events";
 import { timestamp, toIso, type Database } from "../db/database.js";
 import type { TaskRow } from "../db/schema.js";
 import { notFound } from "../problems.js";
-import type { Task, TaskCreate, TaskPage, TaskQuery, TaskUpdate } from "../schemas.js";
+import {
+  changesSomething,
+  type Task,
+  type TaskCreate,
+  type TaskPage,
+  type TaskQuery,
+  type TaskUpdate,
+} from "../schemas.js";
 
 export interface TaskEvent {
   type: "task.created" | "task.updated" | "task.deleted";
   task: Task;
 }
 
-/** Task changes, delivered after the response is on its way (logging, WebSocket pushes). */
-export class TaskEvents extends EventEmitter<{ event: [TaskEvent] }> {
-  publish(event: TaskEvent): void {
-    // setImmediate keeps the request context (its id in every log line) and never delays
-    // the response: listeners run once the current request's I/O is done.
-    setImmediate(() => this.emit("event", event));
+/**
+ * Task changes, for work that follows them (logging, WebSocket pushes). Routes publish once
+ * their response is written to the socket, so listeners never delay it; they run in the
+ * request's context (its id in their log lines). A listener that throws is reported as an
+ * "error" event; the request it follows is already answered.
+ */
+export class TaskEvents extends EventEmitter<{ event: [TaskEvent]; error: [unknown] }> {
+  publish(type: TaskEvent["type"], task: Task): void {
+    try {
+      this.emit("event", { type, task });
+    } catch (error) {
+      this.emit("error", error);
+    }
   }
 }
 
@@ -35,10 +49,7 @@ const taskNotFound = (id: number) => notFound(`Task ${id} not found`);
 
 /** Tasks, each owner's own: another owner's task does not exist. No HTTP here. */
 export class TaskService {
-  constructor(
-    private readonly db: Database,
-    private readonly events: TaskEvents,
-  ) {}
+  constructor(private readonly db: Database) {}
 
   async create(ownerId: number, input: TaskCreate): Promise<Task> {
     const now = timestamp(this.db, new Date());
@@ -47,9 +58,7 @@ export class TaskService {
     const id = this.db.getExecutor().adapter.supportsReturning
       ? (await insert.returning("id").executeTakeFirstOrThrow()).id
       : Number((await insert.executeTakeFirstOrThrow()).insertId);
-    const task = toTask({ ...values, id });
-    this.events.publish({ type: "task.created", task });
-    return task;
+    return toTask({ ...values, id });
   }
 
   async get(ownerId: number, id: number): Promise<Task> {
@@ -81,10 +90,8 @@ export class TaskService {
   }
 
   async update(ownerId: number, id: number, changes: TaskUpdate): Promise<Task> {
+    if (!changesSomething(changes)) return this.get(ownerId, id);
     const { title, description, status } = changes;
-    if (title === undefined && description === undefined && status === undefined) {
-      return this.get(ownerId, id);
-    }
     // Kysely leaves out the fields that are undefined.
     const { numUpdatedRows } = await this.db
       .updateTable("tasks")
@@ -93,18 +100,17 @@ export class TaskService {
       .where("owner_id", "=", ownerId)
       .executeTakeFirst();
     if (numUpdatedRows === 0n) throw taskNotFound(id);
-    const task = await this.get(ownerId, id);
-    this.events.publish({ type: "task.updated", task });
-    return task;
+    return this.get(ownerId, id);
   }
 
-  async delete(ownerId: number, id: number): Promise<void> {
+  /** The task as it was before it was deleted. */
+  async delete(ownerId: number, id: number): Promise<Task> {
     const task = await this.get(ownerId, id);
     await this.db
       .deleteFrom("tasks")
       .where("id", "=", id)
       .where("owner_id", "=", ownerId)
       .execute();
-    this.events.publish({ type: "task.deleted", task });
+    return task;
   }
 }
