@@ -16,8 +16,11 @@ from jinja2 import Environment
 from jinja2.ext import Extension
 
 FRAMEWORKS = ("fastapi", "django", "express")
+PYTHON_FRAMEWORKS = ("fastapi", "django")
 DATABASES = ("sqlite", "postgresql", "mysql")
 POOLINGS = ("app", "none", "pgbouncer")
+# How READMEs name each database.
+DATABASE_LABELS = {"sqlite": "SQLite", "postgresql": "PostgreSQL", "mysql": "MySQL / MariaDB"}
 
 # Pooling is a question for server databases only; SQLite runs in-process.
 POOLING_FOR_EMBEDDED = "none"
@@ -76,7 +79,8 @@ def derived_names(answers: dict[str, Any]) -> dict[str, Any]:
     return {
         "python_package": re.sub(r"[^a-z0-9]+", "_", slug.lower()).strip("_"),
         "node_package": slug,
-        "is_python": answers["framework"] in ("fastapi", "django"),
+        "is_python": answers["framework"] in PYTHON_FRAMEWORKS,
+        "database_label": DATABASE_LABELS[database],
         "uses_pool": database != "sqlite" and answers["pooling"] == "app",
         "default_database_url": default_database_url(database, slug),
     }
