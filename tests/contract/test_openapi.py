@@ -1,0 +1,63 @@
+"""Contract: the OpenAPI document is exact. Schemathesis (`--checks all`, fixed seed, bounded
+examples) fuzzes every operation of a live service, with and without a token, and must find
+no failure and raise no warning."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from blackbox import Service, bearer
+from combinations import Combination
+from harness import Projects
+
+pytestmark = pytest.mark.slow
+
+CONFIG = Path(__file__).with_name("schemathesis.toml")
+# Every warning fails the run; without a token, "missing_auth" is what the run is about.
+WARNINGS_WITHOUT_A_TOKEN = [
+    "missing_test_data", "base_url_mismatch", "validation_mismatch", "missing_deserializer",
+    "unused_openapi_auth", "unsupported_regex", "method_not_allowed", "constants_extraction",
+    "unmatched_filter", "unresolvable_reference", "low_valid_rate", "rate_limited",
+    "dictionary_mismatch", "timeout_units",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def fuzzed_service(
+    combination: Combination, projects: Projects, service_env: dict[str, str], service: Service
+) -> Iterator[Service]:
+    """An instance of its own with no rate limit (the fuzzer sends thousands of requests).
+    Started after `service`, so the two never migrate at once."""
+    env = {**service_env, "RATE_LIMIT_PER_MINUTE": "0"}
+    running = Service(projects.installed(combination), env, "fuzzed").start()
+    yield running
+    running.kill()
+
+
+def schemathesis(service: Service, *options: str) -> subprocess.CompletedProcess[str]:
+    command = [
+        sys.executable, "-m", "schemathesis.cli", "--config-file", str(CONFIG),
+        "run", f"{service.base_url}/openapi.json", "--checks", "all", *options,
+    ]  # fmt: skip
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=600, check=False, env=service.env
+    )
+
+
+@pytest.mark.parametrize("authenticated", [False, True], ids=["anonymous", "with-token"])
+def test_schemathesis_finds_nothing(fuzzed_service: Service, authenticated: bool) -> None:
+    options = ["--warnings", ",".join(WARNINGS_WITHOUT_A_TOKEN)]
+    if authenticated:
+        token = bearer(fuzzed_service.client())["Authorization"]
+        options = ["--header", f"Authorization: {token}"]
+
+    result = schemathesis(fuzzed_service, *options)
+
+    report = result.stdout[-20000:] + result.stderr[-4000:]
+    assert result.returncode == 0, report
+    closing = [line for line in result.stdout.splitlines() if line.startswith("=====")][-1]
+    assert not any(word in closing for word in ("failure", "warning", "error")), report
