@@ -233,9 +233,7 @@ def real_token(service: Service) -> tuple[dict[str, Any], dict[str, Any]]:
     return json.loads(_unb64(header)), json.loads(_unb64(claims))
 
 
-def _forged(
-    kind: str, header: dict[str, Any], claims: dict[str, Any], secret: str
-) -> str:
+def _forged(kind: str, header: dict[str, Any], claims: dict[str, Any], secret: str) -> str:
     now = int(time.time())
     if kind == "expired":
         return sign(header, {**claims, "iat": now - 7200, "exp": now - 3600}, secret)
