@@ -90,3 +90,15 @@ def test_unauthorized_says_how_to_authenticate(service: Service) -> None:
 
     assert_problem(response, 401)
     assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_wrong_method_lists_every_allowed_method(service: Service) -> None:
+    client = service.client()
+    client.headers.update(bearer(client))
+
+    response = client.put("/api/v1/tasks/1", json={"title": "x"})
+
+    assert_problem(response, 405)
+    allowed = {method.strip() for method in response.headers["allow"].split(",")}
+    assert {"GET", "PATCH", "DELETE"} <= allowed
+    assert "PUT" not in allowed

@@ -1,6 +1,7 @@
 """Contract: one JSON line per request in production, carrying the request id; no secrets."""
 
 import secrets
+import socket
 import time
 
 from blackbox import PASSWORD, Service, bearer
@@ -57,3 +58,30 @@ def test_passwords_never_reach_the_logs(service: Service) -> None:
     bearer(service.client())
 
     assert PASSWORD not in service.output()
+
+
+def test_an_abandoned_request_is_logged_as_499(service: Service) -> None:
+    """The client promises a body and hangs up halfway: nothing failed on the server's side."""
+    request_id = f"contract-{secrets.token_hex(8)}"
+    head = (
+        "POST /api/v1/users HTTP/1.1\r\n"
+        f"Host: 127.0.0.1:{service.port}\r\n"
+        "Content-Type: application/json\r\n"
+        "Content-Length: 100\r\n"
+        f"X-Request-ID: {request_id}\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", service.port), timeout=5) as connection:
+        connection.sendall(head.encode() + b'{"username": ')
+        time.sleep(0.3)
+
+    line = wait_for_line(service, request_id=request_id, msg="request")
+    assert line["status"] == 499, line
+    assert line["level"] == "info", line
+
+
+def test_query_strings_never_reach_the_logs(service: Service) -> None:
+    secret = secrets.token_hex(16)
+
+    service.client().get(f"/healthz?token={secret}")
+
+    assert secret not in service.output()
