@@ -225,7 +225,7 @@ def sign(header: dict[str, Any], claims: dict[str, Any], secret: str) -> str:
     return f"{signing_input}.{_b64(signature)}"
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def real_token(service: Service) -> tuple[dict[str, Any], dict[str, Any]]:
     """The header and claims of a token the service issued, to forge variations of."""
     authorization = bearer(service.client())["Authorization"]
