@@ -3,10 +3,12 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
-from ninja import Router
+from ninja import Router, Status
 from ninja.errors import HttpError, ValidationError
 from pydantic import ValidationError as PydanticValidationError
 
+from ..core.middleware import FORM, JSON
+from ..core.openapi import Problem
 from . import selectors, services
 from .schemas import Credentials, Token, UserOut
 from .tokens import BearerToken, caller_id, create_access_token
@@ -14,25 +16,23 @@ from .tokens import BearerToken, caller_id, create_access_token
 users_router = Router(tags=["users"])
 auth_router = Router(tags=["auth"])
 
-_FORM = "application/x-www-form-urlencoded"
 
-
-@users_router.post("", response={201: UserOut})
-async def sign_up(request: HttpRequest, data: Credentials) -> UserOut:
+@users_router.post("", response={201: UserOut, 403: Problem, 409: Problem})
+async def sign_up(request: HttpRequest, data: Credentials) -> Status[UserOut]:
     if not settings.ALLOW_SIGNUP:
         raise HttpError(403, "Sign-up is closed")
     try:
         user = await services.user_create(username=data.username, password=data.password)
     except services.UsernameTakenError:
         raise HttpError(409, "That username is taken") from None
-    return UserOut.model_validate(user, from_attributes=True)
+    return Status(201, UserOut.model_validate(user, from_attributes=True))
 
 
 @users_router.get("/me", response=UserOut, auth=BearerToken())
 async def read_me(request: HttpRequest) -> UserOut:
     user = await selectors.user_get(caller_id(request))
     if user is None:  # the token outlived its user
-        raise HttpError(404, "User not found")
+        raise HttpError(401, "The token's user no longer exists")
     return UserOut.model_validate(user, from_attributes=True)
 
 
@@ -40,12 +40,12 @@ def _credentials(request: HttpRequest) -> Credentials:
     """JSON for API clients, a form for OAuth2 password-flow clients such as /docs."""
     raw: Any
     content_type = (request.content_type or "").lower()
-    if content_type == _FORM:
+    if content_type == FORM:
         raw = {key: request.POST[key] for key in ("username", "password") if key in request.POST}
-    elif content_type == "application/json" or content_type.endswith("+json"):
+    elif content_type == JSON:  # JsonBodyMiddleware refused other types and empty bodies
         try:
             raw = json.loads(request.body)
-        except ValueError:
+        except (ValueError, RecursionError):  # deep nesting exhausts the parser's stack
             raise HttpError(400, "The request body is not valid JSON") from None
     else:
         raise HttpError(415, "Send credentials as application/json or as a form")
@@ -59,13 +59,13 @@ def _credentials(request: HttpRequest) -> Credentials:
 
 @auth_router.post(
     "/token",
-    response=Token,
+    response={200: Token, 401: Problem},
     openapi_extra={
         "requestBody": {
             "required": True,
             "content": {
                 "application/json": {"schema": Credentials.model_json_schema()},
-                _FORM: {"schema": Credentials.model_json_schema()},
+                FORM: {"schema": Credentials.model_json_schema()},
             },
         }
     },

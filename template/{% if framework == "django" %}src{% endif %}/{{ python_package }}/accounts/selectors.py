@@ -10,6 +10,10 @@ async def user_get(user_id: int) -> User | None:
     return await User.objects.filter(id=user_id).afirst()
 
 
+async def user_exists(user_id: int) -> bool:
+    return await User.objects.filter(id=user_id).aexists()
+
+
 async def user_authenticate(*, username: str, password: str) -> User | None:
     user = await User.objects.filter(username=username).afirst()
     if user is None:

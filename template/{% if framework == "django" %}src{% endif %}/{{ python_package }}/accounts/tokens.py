@@ -5,7 +5,10 @@ import time
 import jwt
 from django.conf import settings
 from django.http import HttpRequest
+from ninja.errors import HttpError
 from ninja.security import HttpBearer
+
+from .selectors import user_exists
 
 JWT_ALGORITHM = "HS256"
 
@@ -20,6 +23,13 @@ def caller_id(request: HttpRequest) -> int:
     """The id BearerToken authenticated: Ninja puts it on the request as `auth`."""
     user_id: int = request.auth  # type: ignore[attr-defined]
     return user_id
+
+
+async def ensure_caller_exists(request: HttpRequest) -> None:
+    """A valid token can outlive its user: 401 then. Checked only when a read found nothing
+    (or a write hit the missing foreign key), so the happy path costs no extra query."""
+    if not await user_exists(caller_id(request)):
+        raise HttpError(401, "The token's user no longer exists")
 
 
 class BearerToken(HttpBearer):

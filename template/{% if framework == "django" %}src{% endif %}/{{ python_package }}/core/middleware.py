@@ -11,6 +11,8 @@ from .problems import problem
 
 GetResponse = Callable[[HttpRequest], Awaitable[HttpResponse]]
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+JSON = "application/json"
+FORM = "application/x-www-form-urlencoded"
 
 
 class AsyncMiddleware:
@@ -40,16 +42,27 @@ class ProblemDetailsMiddleware(AsyncMiddleware):
 
 
 class JsonBodyMiddleware(AsyncMiddleware):
-    """415 for an API body that is not JSON (the token endpoint also takes a form)."""
+    """415 for an API body in another type than JSON (the token endpoint also takes a form),
+    400 for a JSON content type with nothing in it. A missing body is the view's to refuse
+    (415 too, see core.api): here the route may not even exist."""
 
     async def __call__(self, request: HttpRequest) -> HttpResponse:
-        if (
-            request.method in _BODY_METHODS
-            and request.path.startswith("/api/")
-            and request.path not in settings.FORM_ACCEPTING_PATHS
-            and request.headers.get("Content-Length", "0") != "0"
-        ):
-            content_type = (request.content_type or "").lower()
-            if content_type != "application/json" and not content_type.endswith("+json"):
-                return problem(415, "Send the body as application/json")
+        if request.method in _BODY_METHODS and request.path.startswith("/api/"):
+            refusal = _refuse_body(request)
+            if refusal is not None:
+                return refusal
         return await self.get_response(request)
+
+
+def _refuse_body(request: HttpRequest) -> HttpResponse | None:
+    content_type = (request.content_type or "").lower()
+    if not content_type and not request.body:
+        return None
+    charset = (request.content_params or {}).get("charset", "utf-8").lower()
+    if content_type == JSON and charset == "utf-8":
+        if not request.body:
+            return problem(400, "The body is empty: send a JSON document")
+        return None
+    if content_type == FORM and request.path in settings.FORM_ACCEPTING_PATHS:
+        return None
+    return problem(415, "Send the body as application/json")

@@ -8,12 +8,12 @@ from django.db import connections
 from django.http import HttpRequest, HttpResponse
 from ninja import Router
 from ninja.errors import HttpError
-from pydantic import BeforeValidator, Field
+from pydantic import Field
 
-from ..accounts.tokens import BearerToken, caller_id
+from ..accounts.tokens import BearerToken, caller_id, ensure_caller_exists
 from . import selectors, services
 from .models import Task
-from .schemas import TaskCreate, TaskOut, TaskPage, TaskStatus, TaskUpdate
+from .schemas import TaskCreate, TaskOut, TaskPage, TaskStatusFilter, TaskUpdate
 from .signals import task_created
 
 logger = logging.getLogger(__name__)
@@ -46,6 +46,7 @@ def _in_background(coroutine: Coroutine[Any, Any, Any]) -> None:
 async def _owned_task(request: HttpRequest, task_id: int) -> Task:
     task = await selectors.task_get(owner_id=caller_id(request), task_id=task_id)
     if task is None:
+        await ensure_caller_exists(request)
         raise HttpError(404, "Task not found")
     return task
 
@@ -69,12 +70,13 @@ async def list_tasks(
     request: HttpRequest,
     limit: Annotated[int, Field(ge=1, le=100)] = 20,
     offset: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0,
-    # `?status=` (empty) lists every status, like leaving it out.
-    status: Annotated[TaskStatus | None, BeforeValidator(lambda value: value or None)] = None,
+    status: TaskStatusFilter = "",
 ) -> TaskPage:
     tasks, total = await selectors.task_list(
-        owner_id=caller_id(request), status=status, limit=limit, offset=offset
+        owner_id=caller_id(request), status=status or None, limit=limit, offset=offset
     )
+    if total == 0:
+        await ensure_caller_exists(request)
     return TaskPage(
         items=[TaskOut.model_validate(task, from_attributes=True) for task in tasks],
         total=total,
