@@ -85,13 +85,33 @@ async def test_expired_token_is_refused(client: AsyncClient, login: Login) -> No
     assert response.status_code == 401
 
 
-async def test_token_of_a_vanished_user(client: AsyncClient, login: Login) -> None:
+def _token_of_a_vanished_user() -> dict[str, str]:
     token = jwt.encode(
-        {"sub": "2147483647", "exp": int(time.time()) + 60},
-        JWT_SECRET,
-        algorithm="HS256",
+        {"sub": "2147483647", "exp": int(time.time()) + 60}, JWT_SECRET, algorithm="HS256"
     )
+    return {"Authorization": f"Bearer {token}"}
 
-    response = await client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {token}"})
 
-    assert response.status_code == 404
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/api/v1/users/me"),
+        ("GET", "/api/v1/tasks"),
+        ("GET", "/api/v1/tasks/1"),
+        ("PATCH", "/api/v1/tasks/1"),
+        ("DELETE", "/api/v1/tasks/1"),
+        ("POST", "/api/v1/tasks"),
+    ],
+)
+async def test_token_of_a_vanished_user(
+    client: AsyncClient, login: Login, method: str, path: str
+) -> None:
+    alice = await login("alice")  # a task 1 exists, of someone else
+    await client.post("/api/v1/tasks", json={"title": "alice's"}, headers=alice)
+    body = {"title": "mine"} if method in {"POST", "PATCH"} else None
+
+    response = await client.request(method, path, json=body, headers=_token_of_a_vanished_user())
+
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert response.headers["content-type"] == "application/problem+json"

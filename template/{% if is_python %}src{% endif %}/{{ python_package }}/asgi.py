@@ -1,9 +1,11 @@
 """Pure ASGI layers around the whole application, the same for every Python framework here.
 
-They see every request, including those the framework never gets to (a body over the limit,
-a client over its rate), and cost no thread hop and no task per request.
+They see every request, including those the framework never gets to (oversized headers, a body
+over the limit or not I-JSON, a client over its rate), and cost no thread hop and no task per
+request.
 """
 
+import asyncio
 import json
 import logging
 import math
@@ -14,6 +16,7 @@ from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from http import HTTPStatus
 from typing import Any
 
+from . import strict_json
 from .log import request_id_var
 
 Scope = MutableMapping[str, Any]
@@ -24,6 +27,15 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[..., Awaitable[None]]
 
 PROBLEM_JSON = "application/problem+json"
+# Request line and headers together, as counted on the wire: Node's default limit, so every
+# framework of the template answers the same request the same way.
+MAX_HEADER_BYTES = 16 * 1024
+# Where JsonBody leaves the parsed body for the framework, so it is parsed once.
+JSON_BODY_SCOPE_KEY = "app.json_body"
+DATABASE_UNAVAILABLE = "The database is unavailable, retry later"
+DATABASE_RETRY_AFTER_S = 5
+# nginx's "client closed request": the client went away before its answer was complete.
+CLIENT_CLOSED_REQUEST = 499
 logger = logging.getLogger("app.request")
 
 _VALID_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._-]{1,128}$")
@@ -31,7 +43,24 @@ _SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),
+    (
+        b"content-security-policy",
+        b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        b"connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none'; "
+        b"frame-ancestors 'none'",
+    ),
 )
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+class DatabaseUnavailableError(Exception):
+    """The database did not answer in time (unreachable, hung, pool exhausted, statement timed
+    out): a 503 the client may retry, not a bug's 500. Each framework maps its driver's errors
+    to this; RequestContext answers it if nothing else did."""
+
+
+def database_unavailable_headers() -> list[tuple[bytes, bytes]]:
+    return [(b"retry-after", str(DATABASE_RETRY_AFTER_S).encode())]
 
 
 def problem_body(status: int, detail: str, errors: list[dict[str, str]] | None = None) -> bytes:
@@ -72,11 +101,69 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
     return None
 
 
-class RequestContext:
-    """Request id (kept or made), security headers and one log line per request.
+def _header_bytes(scope: Scope) -> int:
+    """The size of the request line and headers on the wire (HTTP/1.1 framing)."""
+    target = len(scope.get("raw_path") or scope["path"].encode())
+    if scope["query_string"]:
+        target += 1 + len(scope["query_string"])
+    request_line = len(scope["method"]) + 1 + target + len(" HTTP/1.1\r\n")
+    return request_line + sum(len(key) + len(value) + 4 for key, value in scope["headers"])
 
-    Outermost, so it also turns unhandled errors into the 500 problem: that response gets the
-    request id and headers too, and the error's log line carries the request id.
+
+def is_json_content_type(value: bytes | str | None) -> bool:
+    """`application/json`, with no parameter but `charset=utf-8`: what bodies must be sent as."""
+    if value is None:
+        return False
+    text = value.decode("latin-1") if isinstance(value, bytes) else value
+    media_type, *parameters = (part.strip().lower() for part in text.split(";"))
+    return media_type == "application/json" and all(
+        parameter.replace(" ", "") in {"charset=utf-8", 'charset="utf-8"'}
+        for parameter in parameters
+    )
+
+
+class _Exchange:
+    """One request as RequestContext sees it: what was answered, when, and whether the client
+    is still there."""
+
+    def __init__(self, receive: Receive, send: Send, request_id: str) -> None:
+        self._receive = receive
+        self._send = send
+        self._request_id = request_id.encode()
+        self.started = time.perf_counter()
+        self.status: int | None = None
+        self.duration_ms: float | None = None  # set once the answer is complete
+        self.client_gone = False
+
+    async def receive(self) -> Message:
+        message = await self._receive()
+        if message["type"] == "http.disconnect":
+            self.client_gone = True
+        return message
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            present = {key.lower() for key, _ in message.get("headers", ())}
+            message["headers"] = [
+                *message.get("headers", ()),
+                (b"x-request-id", self._request_id),
+                *(header for header in _SECURITY_HEADERS if header[0] not in present),
+            ]
+        elif message["type"] == "http.response.body" and not message.get("more_body"):
+            # The client has its answer: background work after this is not its wait.
+            self.duration_ms = (time.perf_counter() - self.started) * 1000
+        await self._send(message)
+
+
+class RequestContext:
+    """Request id (kept or made), the header size limit, security headers and one log line
+    per request.
+
+    Outermost, so it also turns unhandled errors into the 500 problem (and a database that
+    is unavailable into the 503): that response gets the request id and headers too, and the
+    error's log line carries the request id. A request whose client left before its answer
+    was complete is logged as 499, not as an error.
     """
 
     def __init__(self, app: ASGIApp, *, expose_errors: bool = False) -> None:
@@ -92,47 +179,56 @@ class RequestContext:
             given.decode() if given and _VALID_REQUEST_ID.match(given) else str(uuid.uuid4())
         )
         token = request_id_var.set(request_id)
-        started = time.perf_counter()
-        status = 500
-        response_started = False
-        duration_ms: float | None = None
-
-        async def send_with_headers(message: Message) -> None:
-            nonlocal status, response_started, duration_ms
-            if message["type"] == "http.response.start":
-                status, response_started = message["status"], True
-                present = {key.lower() for key, _ in message.get("headers", ())}
-                message["headers"] = [
-                    *message.get("headers", ()),
-                    (b"x-request-id", request_id.encode()),
-                    *(header for header in _SECURITY_HEADERS if header[0] not in present),
-                ]
-            elif message["type"] == "http.response.body" and not message.get("more_body"):
-                # The client has its answer: background work after this is not its wait.
-                duration_ms = (time.perf_counter() - started) * 1000
-            await send(message)
-
+        exchange = _Exchange(receive, send, request_id)
         try:
-            await self.app(scope, receive, send_with_headers)
-        except Exception as error:
-            logger.exception("unhandled error")
-            if response_started:
-                raise  # too late for a problem response: let the server drop the connection
-            detail = f"{type(error).__name__}: {error}" if self.expose_errors else None
-            await send_problem(send_with_headers, 500, detail or "An unexpected error occurred")
+            await self._answer(scope, exchange)
+        except asyncio.CancelledError:
+            exchange.client_gone = True  # the server gave up on this request
+            raise
         finally:
-            if duration_ms is None:
-                duration_ms = (time.perf_counter() - started) * 1000
-            logger.info(
-                "request",
-                extra={
-                    "method": scope["method"],
-                    "path": scope["path"],
-                    "status": status,
-                    "duration_ms": round(duration_ms, 2),
-                },
-            )
+            self._log(scope, exchange)
             request_id_var.reset(token)
+
+    async def _answer(self, scope: Scope, exchange: _Exchange) -> None:
+        if _header_bytes(scope) > MAX_HEADER_BYTES:
+            detail = f"The request line and headers exceed {MAX_HEADER_BYTES} bytes"
+            await send_problem(exchange.send, 431, detail)
+            return
+        try:
+            await self.app(scope, exchange.receive, exchange.send)
+        except DatabaseUnavailableError:
+            logger.warning("database unavailable", exc_info=True)
+            if exchange.status is not None:
+                raise
+            await send_problem(
+                exchange.send, 503, DATABASE_UNAVAILABLE, database_unavailable_headers()
+            )
+        except Exception as error:
+            if exchange.client_gone:  # whatever the app did about its client leaving is no bug
+                logger.debug("request aborted by the client", exc_info=True)
+                return
+            logger.exception("unhandled error")
+            if exchange.status is not None:
+                raise  # too late for a problem response: let the server drop the connection
+            shown = f"{type(error).__name__}: {error}" if self.expose_errors else None
+            await send_problem(exchange.send, 500, shown or "An unexpected error occurred")
+
+    @staticmethod
+    def _log(scope: Scope, exchange: _Exchange) -> None:
+        status, duration_ms = exchange.status, exchange.duration_ms
+        if duration_ms is None:  # no complete answer
+            duration_ms = (time.perf_counter() - exchange.started) * 1000
+            if exchange.client_gone:
+                status = CLIENT_CLOSED_REQUEST
+        logger.info(
+            "request",
+            extra={
+                "method": scope["method"],
+                "path": scope["path"],
+                "status": status or 500,
+                "duration_ms": round(duration_ms, 2),
+            },
+        )
 
 
 class RateLimit:
@@ -207,3 +303,38 @@ class BodySizeLimit:
 
     async def _too_large(self, send: Send) -> None:
         await send_problem(send, 413, f"The request body exceeds {self.max_bytes} bytes")
+
+
+class JsonBody:
+    """400 for a JSON body that is not I-JSON (strict_json), before any framework parses it
+    its own laxer way. The parsed value is left in the scope under JSON_BODY_SCOPE_KEY so the
+    framework need not parse it again. Sits inside BodySizeLimit: what it buffers is bounded."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not is_json_content_type(_header(scope, b"content-type")):
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client left: nobody to answer
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        if body or scope["method"] in _BODY_METHODS:
+            try:
+                scope[JSON_BODY_SCOPE_KEY] = strict_json.loads(body)
+            except strict_json.InvalidJsonError as error:
+                await send_problem(send, 400, f"The request body is not I-JSON: {error}")
+                return
+        replayed = [{"type": "http.request", "body": body, "more_body": False}]
+
+        async def replay() -> Message:
+            return replayed.pop() if replayed else await receive()
+
+        await self.app(scope, replay, send)
