@@ -10,8 +10,9 @@ from types import FrameType
 import uvicorn
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import make_url
 
-from .db import create_database_if_missing
+from .db import create_database_if_missing, is_unavailable, unreachable_reason
 from .log import configure_logging
 from .settings import get_settings
 
@@ -21,8 +22,18 @@ PROJECT_ROOT = Path.cwd()
 def migrate() -> None:
     settings = get_settings()
     configure_logging(settings.log_level, settings.effective_log_format)
-    asyncio.run(create_database_if_missing(settings))
-    command.upgrade(Config(PROJECT_ROOT / "alembic.ini"), "head")
+    try:
+        asyncio.run(create_database_if_missing(settings))
+        command.upgrade(Config(PROJECT_ROOT / "alembic.ini"), "head")
+    except Exception as error:
+        if not is_unavailable(error):
+            raise
+        # One line an operator can act on, not a traceback; never the password.
+        url = make_url(settings.database_url).set(password=None)
+        where = url.render_as_string(hide_password=False)
+        raise SystemExit(
+            f"error: database unreachable at {where}: {unreachable_reason(error)}"
+        ) from None
 
 
 def _exit_zero(_signal: int, _frame: FrameType | None) -> None:

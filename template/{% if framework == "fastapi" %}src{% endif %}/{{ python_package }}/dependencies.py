@@ -10,6 +10,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .asgi import is_json_content_type
 from .db import Database
 from .security import InvalidTokenError, user_id_from_token
 from .settings import Settings
@@ -55,8 +56,7 @@ CurrentUserId = Annotated[int, Depends(get_current_user_id)]
 
 async def require_json_body(request: Request) -> None:
     """415 for a body that is not JSON (FastAPI would otherwise report it as a 422)."""
-    if request.method not in _BODY_METHODS:
-        return
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != "application/json" and not content_type.endswith("+json"):
+    if request.method in _BODY_METHODS and not is_json_content_type(
+        request.headers.get("content-type")
+    ):
         raise HTTPException(415, "Send the body as application/json")

@@ -1,4 +1,4 @@
-"""Every error leaves as RFC 9457 problem+json."""
+"""Every error leaves as RFC 9457 problem+json, and is documented as such in OpenAPI."""
 
 from collections.abc import Mapping
 from http import HTTPStatus
@@ -6,11 +6,24 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
-from .asgi import PROBLEM_JSON, problem_body
+from .asgi import (
+    DATABASE_RETRY_AFTER_S,
+    DATABASE_UNAVAILABLE,
+    PROBLEM_JSON,
+    DatabaseUnavailableError,
+    problem_body,
+)
+from .db import is_unavailable
 from .schemas import Problem
+
+PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
 def problem(
@@ -25,15 +38,23 @@ def problem(
     )
 
 
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for the errors an operation can answer with."""
+def problem_response(status: int) -> dict[str, Any]:
+    """The OpenAPI entry of one error status."""
     return {
-        status: {
-            "description": HTTPStatus(status).phrase,
-            "content": {PROBLEM_JSON: {"schema": Problem.model_json_schema()}},
-        }
-        for status in statuses
+        "description": HTTPStatus(status).phrase,
+        "content": {PROBLEM_JSON: {"schema": PROBLEM_REF}},
     }
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the errors an operation answers beyond the baseline (see openapi)."""
+    return {status: problem_response(status) for status in statuses}
+
+
+def problem_schemas() -> dict[str, Any]:
+    """Problem and FieldError as OpenAPI components, their references resolving there."""
+    schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    return {"Problem": schema, **schema.pop("$defs", {})}
 
 
 def _field_name(location: tuple[int | str, ...]) -> str:
@@ -42,9 +63,52 @@ def _field_name(location: tuple[int | str, ...]) -> str:
     return ".".join(path)
 
 
-async def _http_error(_: Request, exc: Exception) -> Response:
+def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
+    """Completes the generated OpenAPI document with the errors every operation can answer
+    (the contract's baseline), all as problem+json, in place of FastAPI's own 422 schema."""
+    schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    schemas.update(problem_schemas())
+    for path, operations in schema["paths"].items():
+        for operation in operations.values():
+            statuses = {431, 500}  # oversized headers; a bug
+            if path.startswith("/api/"):
+                statuses |= {422, 429, 503}
+                if "requestBody" in operation:
+                    statuses |= {400, 413, 415}
+                if "security" in operation:
+                    statuses.add(401)
+                if "{" in path:
+                    statuses.add(404)
+            responses = operation["responses"]
+            responses.update({str(status): problem_response(status) for status in statuses})
+            for status in ("429", "503"):
+                if status in responses:
+                    responses[status]["headers"] = {
+                        "Retry-After": {
+                            "description": "Seconds to wait before retrying",
+                            "schema": {"type": "integer"},
+                        }
+                    }
+    return schema
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)  # noqa: S101 - registered for HTTPException only
-    return problem(exc.status_code, str(exc.detail), headers=exc.headers)
+    headers = exc.headers
+    if exc.status_code == 405:
+        # One route per method: Starlette's Allow names only the first that matched the path.
+        allowed = [
+            method
+            for method in _METHODS
+            if any(
+                route.matches({**request.scope, "method": method})[0] is Match.FULL
+                for route in request.app.routes
+            )
+        ]
+        headers = {**(headers or {}), "Allow": ", ".join(allowed)}
+    return problem(exc.status_code, str(exc.detail), headers=headers)
 
 
 async def _validation_error(_: Request, exc: Exception) -> Response:
@@ -58,7 +122,15 @@ async def _validation_error(_: Request, exc: Exception) -> Response:
     return problem(422, "The request has invalid fields", errors=errors)
 
 
+async def _database_error(_: Request, exc: Exception) -> Response:
+    if not isinstance(exc, DatabaseUnavailableError) and not is_unavailable(exc):
+        raise exc  # a bug: RequestContext answers 500
+    return problem(503, DATABASE_UNAVAILABLE, headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)})
+
+
 def register_error_handlers(app: FastAPI) -> None:
-    """Expected errors; unexpected ones become a 500 in RequestContextMiddleware."""
+    """Expected errors; unexpected ones become a 500 in RequestContext."""
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    for error in (DatabaseUnavailableError, DBAPIError, PoolTimeoutError, OSError):
+        app.add_exception_handler(error, _database_error)

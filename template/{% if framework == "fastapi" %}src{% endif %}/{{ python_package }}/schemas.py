@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from .models import TaskStatus
 
@@ -45,9 +46,10 @@ class TaskCreate(RequestBody):
 
 
 class TaskUpdate(RequestBody):
-    title: Title | None = None
+    # Title and status may be left out, not set to null: the schema does not offer null.
+    title: Title | SkipJsonSchema[None] = None
     description: Description | None = None
-    status: TaskStatus | None = None
+    status: TaskStatus | SkipJsonSchema[None] = None
 
     @field_validator("title", "status")
     @classmethod

@@ -1,17 +1,18 @@
-import json
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
+from ..asgi import is_json_content_type
 from ..dependencies import SessionDep, SettingsDep, unauthorized
 from ..errors import problem_responses
+from ..routing import ParsedJsonRoute
 from ..schemas import Credentials, Token
 from ..security import create_access_token
 from ..services.users import authenticate
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+router = APIRouter(prefix="/auth", tags=["auth"], route_class=ParsedJsonRoute)
 
 _FORM = "application/x-www-form-urlencoded"
 _credentials_schema = Credentials.model_json_schema()
@@ -19,16 +20,13 @@ _credentials_schema = Credentials.model_json_schema()
 
 async def _read_credentials(request: Request) -> Credentials:
     """JSON for API clients, a form for OAuth2 password-flow clients such as /docs."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    content_type = request.headers.get("content-type", "")
     raw: Any
-    if content_type == _FORM:
+    if content_type.split(";")[0].strip().lower() == _FORM:
         form = await request.form()
         raw = {key: form[key] for key in ("username", "password") if key in form}
-    elif content_type == "application/json" or content_type.endswith("+json"):
-        try:
-            raw = json.loads(await request.body())
-        except ValueError:
-            raise HTTPException(400, "The request body is not valid JSON") from None
+    elif is_json_content_type(content_type):
+        raw = await request.json()  # parsed and checked by the JsonBody layer
     else:
         raise HTTPException(415, "Send credentials as application/json or as a form")
     try:
@@ -52,7 +50,7 @@ async def _read_credentials(request: Request) -> Credentials:
             },
         }
     },
-    responses=problem_responses(400, 401, 415, 422),
+    responses=problem_responses(401),
 )
 async def issue_token(request: Request, session: SessionDep, settings: SettingsDep) -> Token:
     credentials = await _read_credentials(request)

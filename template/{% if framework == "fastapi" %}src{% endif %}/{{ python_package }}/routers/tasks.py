@@ -1,12 +1,15 @@
 import logging
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Path, Query, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, Header, HTTPException, Path, Query
+from fastapi.responses import JSONResponse, Response
 from pydantic import BeforeValidator
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..dependencies import CurrentUserId, SessionDep, require_json_body, unauthorized
-from ..errors import problem_responses
+from ..errors import problem
 from ..models import Task, TaskStatus
+from ..routing import ParsedJsonRoute
 from ..schemas import TaskCreate, TaskOut, TaskPage, TaskUpdate
 from ..services import tasks as service
 
@@ -16,44 +19,84 @@ router = APIRouter(
     prefix="/tasks",
     tags=["tasks"],
     dependencies=[Depends(require_json_body)],
-    responses=problem_responses(401, 404, 415, 422),
+    route_class=ParsedJsonRoute,
 )
 
 # Ids outside the column's range cannot exist: refuse them before they reach the database.
 TaskId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+# 1..255 printable ASCII characters, without the spaces HTTP would strip at either end.
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[!-~]([ -~]*[!-~])?$",
+        description="Replays the first create made with this key (for 24 hours) instead of "
+        "creating again",
+    ),
+]
+_LOCATION = {"Location": {"description": "The task's URL", "schema": {"type": "string"}}}
+
+
+async def _user_gone_or_not_found(session: AsyncSession, owner_id: int) -> HTTPException:
+    # Only when nothing was found: the happy path costs no query for the user.
+    if not await service.user_exists(session, owner_id):
+        return unauthorized("The token's user no longer exists")
+    return HTTPException(404, "Task not found")
 
 
 async def _owned_task(task_id: TaskId, owner_id: CurrentUserId, session: SessionDep) -> Task:
     task = await service.get_task(session, owner_id=owner_id, task_id=task_id)
     if task is None:
-        raise HTTPException(404, "Task not found")
+        raise await _user_gone_or_not_found(session, owner_id)
     return task
 
 
 OwnedTask = Annotated[Task, Depends(_owned_task)]
 
 
-async def _announce_created(task: TaskOut) -> None:
+async def _announce_created(body: dict[str, Any]) -> None:
     """Runs after the response is sent: never delays it."""
-    logger.info("task.created", extra={"task_id": task.id, "owner_id": task.owner_id})
+    logger.info("task.created", extra={"task_id": body["id"], "owner_id": body["owner_id"]})
 
 
-@router.post("", status_code=201)
+@router.post(
+    "",
+    status_code=201,
+    response_model=TaskOut,
+    responses={201: {"headers": _LOCATION}},
+)
 async def create_task(
     data: TaskCreate,
     owner_id: CurrentUserId,
     session: SessionDep,
-    response: Response,
     background: BackgroundTasks,
-) -> TaskOut:
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
     try:
-        created = await service.create_task(session, owner_id=owner_id, data=data)
+        created = await service.create_task(
+            session, owner_id=owner_id, data=data, idempotency_key=idempotency_key
+        )
     except service.OwnerNotFoundError:
         raise unauthorized("The token's user no longer exists") from None
-    task = TaskOut.model_validate(created)
-    response.headers["Location"] = f"/api/v1/tasks/{task.id}"
-    background.add_task(_announce_created, task)
-    return task
+    except service.IdempotencyKeyReusedError:
+        return problem(
+            422,
+            "The request has invalid fields",
+            errors=[
+                {
+                    "field": "Idempotency-Key",
+                    "message": "already used with a different request body",
+                }
+            ],
+        )
+    headers = {"Location": created.location}
+    if created.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    else:
+        background.add_task(_announce_created, created.body)
+    return JSONResponse(created.body, status_code=201, headers=headers)
 
 
 @router.get("")
@@ -68,6 +111,8 @@ async def list_tasks(
     tasks, total = await service.list_tasks(
         session, owner_id=owner_id, status=status, limit=limit, offset=offset
     )
+    if not total and not await service.user_exists(session, owner_id):
+        raise unauthorized("The token's user no longer exists")
     return TaskPage(
         items=[TaskOut.model_validate(task) for task in tasks],
         total=total,

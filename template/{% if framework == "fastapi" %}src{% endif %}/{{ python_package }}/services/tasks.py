@@ -1,24 +1,113 @@
-from sqlalchemy import func, select
+import hashlib
+import json
+from datetime import timedelta
+from typing import Any, NamedTuple
+
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..models import Task, utcnow
-from ..schemas import TaskCreate, TaskUpdate
+from ..models import IdempotencyKey, Task, User, utcnow
+from ..schemas import TaskCreate, TaskOut, TaskUpdate
+
+# How long a create's response is replayed for its idempotency key.
+IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
 
 
 class OwnerNotFoundError(Exception):
     """The token is valid but its user is gone."""
 
 
-async def create_task(session: AsyncSession, *, owner_id: int, data: TaskCreate) -> Task:
+class IdempotencyKeyReusedError(Exception):
+    """The key came with another body than the create it was first used for."""
+
+
+class CreateResponse(NamedTuple):
+    """A create's 201 answer, as first sent or as replayed for its idempotency key."""
+
+    location: str
+    body: dict[str, Any]
+    replayed: bool = False
+
+
+def _fingerprint(data: TaskCreate) -> str:
+    # After validation: the same fields in another order or spacing are the same request.
+    return hashlib.sha256(data.model_dump_json().encode()).hexdigest()
+
+
+async def _stored_response(
+    session: AsyncSession, *, owner_id: int, key: str, fingerprint: str
+) -> CreateResponse | None:
+    stored = await session.scalar(
+        select(IdempotencyKey).where(
+            IdempotencyKey.owner_id == owner_id,
+            IdempotencyKey.key == key,
+            IdempotencyKey.created_at > utcnow() - IDEMPOTENCY_KEY_TTL,
+        )
+    )
+    if stored is None:
+        return None
+    if stored.request_hash != fingerprint:
+        raise IdempotencyKeyReusedError(key)
+    response = json.loads(stored.response)
+    return CreateResponse(response["location"], response["body"], replayed=True)
+
+
+async def create_task(
+    session: AsyncSession, *, owner_id: int, data: TaskCreate, idempotency_key: str | None = None
+) -> CreateResponse:
+    """Creates the task, or with a key already used replays what that create answered.
+
+    The task and its key's stored response commit together: a create either happened and can
+    be replayed, or did not happen at all. Concurrent creates with one key meet at the key's
+    primary key; the losers replay the winner's response.
+    """
+    fingerprint = _fingerprint(data)
+    if idempotency_key is not None:
+        stored = await _stored_response(
+            session, owner_id=owner_id, key=idempotency_key, fingerprint=fingerprint
+        )
+        if stored is not None:
+            return stored
     task = Task(owner_id=owner_id, **data.model_dump())
     session.add(task)
     try:
+        await session.flush()
+        created = CreateResponse(
+            f"/api/v1/tasks/{task.id}", TaskOut.model_validate(task).model_dump(mode="json")
+        )
+        if idempotency_key is not None:
+            await session.execute(  # an expired use of the key makes way
+                delete(IdempotencyKey).where(
+                    IdempotencyKey.owner_id == owner_id,
+                    IdempotencyKey.key == idempotency_key,
+                    IdempotencyKey.created_at <= utcnow() - IDEMPOTENCY_KEY_TTL,
+                )
+            )
+            stored_response = {"status": 201, "location": created.location, "body": created.body}
+            session.add(
+                IdempotencyKey(
+                    owner_id=owner_id,
+                    key=idempotency_key,
+                    request_hash=fingerprint,
+                    response=json.dumps(stored_response, ensure_ascii=False),
+                )
+            )
         await session.commit()
-    except IntegrityError as error:  # the foreign key: no such user (any more)
+    except IntegrityError as error:  # the owner's foreign key, or the key taken meanwhile
         await session.rollback()
+        if idempotency_key is not None:
+            stored = await _stored_response(
+                session, owner_id=owner_id, key=idempotency_key, fingerprint=fingerprint
+            )
+            if stored is not None:
+                return stored
         raise OwnerNotFoundError(owner_id) from error
-    return task
+    return created
+
+
+async def user_exists(session: AsyncSession, user_id: int) -> bool:
+    return await session.scalar(select(User.id).where(User.id == user_id)) is not None
 
 
 async def get_task(session: AsyncSession, *, owner_id: int, task_id: int) -> Task | None:
