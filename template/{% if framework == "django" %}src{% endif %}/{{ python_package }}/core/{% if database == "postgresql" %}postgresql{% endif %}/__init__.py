@@ -1,0 +1,1 @@
+"""Django's PostgreSQL backend with every call bounded on the client side too."""
