@@ -9,6 +9,7 @@ type JsonSchema = Record<string, unknown>;
 const COMPONENTS: Record<string, [z.ZodType, Io]> = {
   SignUp: [schemas.SignUp, "input"],
   Credentials: [schemas.Credentials, "input"],
+  CredentialsForm: [schemas.CredentialsForm, "input"],
   TaskCreate: [schemas.TaskCreate, "input"],
   TaskUpdate: [schemas.TaskUpdate, "input"],
   User: [schemas.User, "output"],
@@ -25,7 +26,8 @@ interface Operation {
   tag: string;
   secured?: boolean;
   body?: Component;
-  form?: boolean;
+  form?: Component;
+  idempotent?: boolean;
   query?: z.ZodObject;
   path?: z.ZodObject;
   responses: Record<number, [description: string, schema?: Component]>;
@@ -63,7 +65,7 @@ const OPERATIONS: Record<
       summary: "Exchange credentials for an access token",
       tag: "auth",
       body: "Credentials",
-      form: true,
+      form: "CredentialsForm",
       responses: { 200: ["Token", "Token"], 401: ["Bad credentials"] },
     },
   },
@@ -80,7 +82,8 @@ const OPERATIONS: Record<
       tag: "tasks",
       secured: true,
       body: "TaskCreate",
-      responses: { 201: ["Created", "Task"] },
+      idempotent: true,
+      responses: { 201: ["Created, or replayed for its Idempotency-Key", "Task"] },
     },
   },
   [TASK_ID]: {
@@ -110,7 +113,19 @@ const OPERATIONS: Record<
 };
 
 function jsonSchema(schema: z.ZodType, io: Io): JsonSchema {
-  const document: JsonSchema = { ...z.toJSONSchema(schema, { io, unrepresentable: "any" }) };
+  const document: JsonSchema = {
+    ...z.toJSONSchema(schema, {
+      io,
+      unrepresentable: "any",
+      // Query and path integers arrive as digit strings: documented as the integers they are.
+      override: ({ zodSchema, jsonSchema }) => {
+        const bounds = schemas.integerParameters.get(zodSchema);
+        if (!bounds) return;
+        delete jsonSchema.pattern;
+        Object.assign(jsonSchema, { type: "integer", ...bounds });
+      },
+    }),
+  };
   delete document.$schema;
   return document;
 }
@@ -130,20 +145,72 @@ function parameters(location: "query" | "path", schema: z.ZodObject): JsonSchema
   }));
 }
 
-function operation(op: Operation): JsonSchema {
+const header = (description: string, schema: JsonSchema = { type: "string" }) => ({
+  description,
+  schema,
+});
+const RETRY_AFTER = header("Seconds to wait before retrying", { type: "integer", minimum: 0 });
+
+/** The problem+json answers every operation of a kind can give, besides its own. */
+const PROBLEMS: Record<number, [description: string, headers?: Record<string, JsonSchema>]> = {
+  400: ["The body is not I-JSON, or the URL is malformed"],
+  401: [
+    "Missing, invalid or expired token, or its user is gone",
+    { "WWW-Authenticate": header("Bearer") },
+  ],
+  404: ["Not found"],
+  413: ["The body is too large"],
+  415: ["The body is missing or not JSON"],
+  422: ["Invalid fields"],
+  429: ["Too many requests", { "Retry-After": RETRY_AFTER }],
+  431: ["Request headers too large"],
+  500: ["A bug: an unexpected error"],
+  503: ["The database is unavailable, retry later", { "Retry-After": RETRY_AFTER }],
+};
+
+function problemStatuses(path: string, op: Operation): number[] {
+  const statuses = [431, 500];
+  if (path.startsWith("/api/")) statuses.push(422, 429, 503);
+  if (op.body) statuses.push(400, 413, 415);
+  if (op.secured) statuses.push(401);
+  // A path parameter with a malformed escape (%E0%A4%A) is a 400 too.
+  if (op.path) statuses.push(400, 404);
+  return statuses;
+}
+
+function operation(path: string, op: Operation): JsonSchema {
+  const problem = (description: string, headers?: Record<string, JsonSchema>) => ({
+    description,
+    ...(headers && { headers }),
+    content: { "application/problem+json": { schema: ref("Problem") } },
+  });
   const responses: Record<string, JsonSchema> = {};
+  for (const status of problemStatuses(path, op)) {
+    const [description, headers] = PROBLEMS[status] ?? ["Error"];
+    responses[status] = problem(description, headers);
+  }
   for (const [status, [description, schema]] of Object.entries(op.responses)) {
+    if (Number(status) >= 400 && schema === undefined) {
+      responses[status] = problem(description);
+      continue;
+    }
     const type = Number(status) >= 400 ? "application/problem+json" : "application/json";
-    const content = schema ?? (Number(status) >= 400 ? "Problem" : undefined);
+    const headers: Record<string, JsonSchema> = {};
+    if (status === "201" && path === "/api/v1/tasks") {
+      headers.Location = header("Where the task is");
+    }
+    if (op.idempotent && status === "201") {
+      headers["Idempotent-Replayed"] = header("`true` when this replays a stored response", {
+        type: "string",
+        enum: ["true"],
+      });
+    }
     responses[status] = {
       description: description || "OK",
-      ...(content && { content: { [type]: { schema: ref(content) } } }),
+      ...(Object.keys(headers).length > 0 && { headers }),
+      ...(schema && { content: { [type]: { schema: ref(schema) } } }),
     };
   }
-  const problem = { content: { "application/problem+json": { schema: ref("Problem") } } };
-  if (op.body || op.query || op.path)
-    responses["422"] = { description: "Invalid fields", ...problem };
-  if (op.secured) responses["401"] = { description: "Missing or invalid token", ...problem };
 
   return {
     summary: op.summary,
@@ -152,13 +219,24 @@ function operation(op: Operation): JsonSchema {
     parameters: [
       ...(op.path ? parameters("path", op.path) : []),
       ...(op.query ? parameters("query", op.query) : []),
+      ...(op.idempotent
+        ? [
+            {
+              name: "Idempotency-Key",
+              in: "header",
+              required: false,
+              description: "Retries with the same key and body create one task (kept 24 hours)",
+              schema: jsonSchema(schemas.IdempotencyKey, "input"),
+            },
+          ]
+        : []),
     ],
     ...(op.body && {
       requestBody: {
         required: true,
         content: {
           "application/json": { schema: ref(op.body) },
-          ...(op.form && { "application/x-www-form-urlencoded": { schema: ref(op.body) } }),
+          ...(op.form && { "application/x-www-form-urlencoded": { schema: ref(op.form) } }),
         },
       },
     }),
@@ -174,7 +252,9 @@ export function openApiDocument(info: { title: string; version: string }): JsonS
     paths: Object.fromEntries(
       Object.entries(OPERATIONS).map(([path, methods]) => [
         path,
-        Object.fromEntries(Object.entries(methods).map(([method, op]) => [method, operation(op)])),
+        Object.fromEntries(
+          Object.entries(methods).map(([method, op]) => [method, operation(path, op)]),
+        ),
       ]),
     ),
     components: {

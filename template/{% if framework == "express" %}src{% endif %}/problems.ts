@@ -30,13 +30,25 @@ export const forbidden = (detail: string) => new HttpProblem(403, detail);
 export const notFound = (detail = "Not found") => new HttpProblem(404, detail);
 export const conflict = (detail: string) => new HttpProblem(409, detail);
 export const unsupportedMediaType = (detail: string) => new HttpProblem(415, detail);
+/** Clients retry after this many seconds when the database is unavailable. */
+export const RETRY_AFTER_S = 5;
+export const serviceUnavailable = () =>
+  new HttpProblem(503, "The database is unavailable, retry later", {
+    "Retry-After": String(RETRY_AFTER_S),
+  });
 
 export function validationFailed(error: z.ZodError): HttpProblem {
   // One message per field, the first one: what a form shows next to the input.
   const errors = new Map<string, string>();
   for (const issue of error.issues) {
-    const field = issue.path.join(".") || "body";
-    if (!errors.has(field)) errors.set(field, issue.message);
+    const at = issue.path.join(".");
+    // A field not in the schema is reported under its own name, like any other invalid field.
+    const fields =
+      issue.code === "unrecognized_keys"
+        ? issue.keys.map((key) => (at ? `${at}.${key}` : key))
+        : [at || "body"];
+    const message = issue.code === "unrecognized_keys" ? "is not a known field" : issue.message;
+    for (const field of fields) if (!errors.has(field)) errors.set(field, message);
   }
   return new HttpProblem(
     422,
@@ -91,11 +103,15 @@ function fromClientError(error: ClientError, limit: number): HttpProblem {
   }
 }
 
-/** The one error middleware: every error becomes problem+json; 500s are logged, never shown. */
+/**
+ * The one error middleware: every error becomes problem+json; 500s are logged, never shown.
+ * `unavailable` tells a database that is down, hung or saturated (503) from a bug (500).
+ */
 export function problemHandler(options: {
   logger: Logger;
   maxBodyBytes: number;
   showInternals: boolean;
+  unavailable?: (error: unknown) => boolean;
 }): ErrorRequestHandler {
   return (error: unknown, req, res, next) => {
     if (res.headersSent) {
@@ -106,6 +122,12 @@ export function problemHandler(options: {
       sendProblem(res, error);
     } else if (isClientError(error)) {
       sendProblem(res, fromClientError(error, options.maxBodyBytes));
+    } else if (options.unavailable?.(error)) {
+      options.logger.warn(
+        { err: error, method: req.method, path: req.path },
+        "database unavailable",
+      );
+      sendProblem(res, serviceUnavailable());
     } else {
       options.logger.error({ err: error, method: req.method, path: req.path }, "unhandled error");
       const detail =

@@ -5,18 +5,27 @@ import { TASK_STATUSES } from "./db/schema.js";
 /** No client means to send NUL in text, and some databases cannot store it. */
 const withoutNul = (text: string) => !text.includes("\u0000");
 const NUL_MESSAGE = "must not contain NUL characters";
-const INT4_MAX = 2_147_483_647;
+export const INT4_MAX = 2_147_483_647;
 
-/** A query or path value of decimal digits only (no "1e3", "0x10" or " 1"), as a number. */
-const wholeNumber = z
-  .string()
-  .regex(/^\d{1,16}$/, "must be a whole number")
-  .transform(Number)
-  .pipe(z.int());
+/** Query and path integers, documented as what they are rather than as the strings they arrive as. */
+export const integerParameters = z.registry<{ minimum: number; maximum: number }>();
+
+/** A query or path value of decimal digits only (no "1e3", "0x10" or " 1"), within bounds. */
+function wholeNumber(minimum: number, maximum: number) {
+  const schema = z
+    .string()
+    .regex(/^\d{1,16}$/, "must be a whole number")
+    .transform(Number)
+    .pipe(z.int().min(minimum).max(maximum));
+  integerParameters.add(schema, { minimum, maximum });
+  return schema;
+}
 
 // Requests
 
-export const SignUp = z.object({
+// Strict objects: a field the schema does not know is a mistake worth a 422, never ignored.
+
+export const SignUp = z.strictObject({
   username: z
     .string()
     .min(3)
@@ -26,9 +35,16 @@ export const SignUp = z.object({
 });
 export type SignUp = z.infer<typeof SignUp>;
 
-export const Credentials = z.object({
+export const Credentials = z.strictObject({
   username: z.string().min(1).max(64),
   password: z.string().min(1).max(128),
+});
+/** OAuth2's password flow (Swagger UI's Authorize button) sends these beside the credentials. */
+export const CredentialsForm = Credentials.extend({
+  grant_type: z.literal("password").optional(),
+  scope: z.string().max(1000).optional(),
+  client_id: z.string().max(255).optional(),
+  client_secret: z.string().max(255).optional(),
 });
 export type Credentials = z.infer<typeof Credentials>;
 
@@ -36,14 +52,25 @@ export const TaskStatus = z.enum(TASK_STATUSES);
 const Title = z.string().min(1).max(200).refine(withoutNul, NUL_MESSAGE);
 const Description = z.string().max(10_000).refine(withoutNul, NUL_MESSAGE).nullable();
 
-export const TaskCreate = z.object({
+// A new task is always pending: its status changes through PATCH only.
+export const TaskCreate = z.strictObject({
   title: Title,
   description: Description.default(null),
-  status: TaskStatus.default("pending"),
 });
 export type TaskCreate = z.infer<typeof TaskCreate>;
 
-export const TaskUpdate = z.object({
+/**
+ * An `Idempotency-Key`: 1 to 255 printable ASCII characters. HTTP trims a header value, so
+ * one cannot start or end with a space.
+ */
+export const IdempotencyKey = z
+  .string()
+  .regex(
+    /^[\x21-\x7e]([\x20-\x7e]{0,253}[\x21-\x7e])?$/,
+    "must be 1 to 255 printable ASCII characters",
+  );
+
+export const TaskUpdate = z.strictObject({
   title: Title.optional(),
   description: Description.optional(),
   status: TaskStatus.optional(),
@@ -55,8 +82,8 @@ export const changesSomething = ({ title, description, status }: TaskUpdate) =>
   title !== undefined || description !== undefined || status !== undefined;
 
 export const TaskQuery = z.object({
-  limit: wholeNumber.pipe(z.int().min(1).max(100)).default(20),
-  offset: wholeNumber.default(0),
+  limit: wholeNumber(1, 100).default(20),
+  offset: wholeNumber(0, INT4_MAX).default(0),
   // `?status=` (empty) means no filter.
   status: z
     .union([TaskStatus, z.literal("")])
@@ -66,7 +93,7 @@ export const TaskQuery = z.object({
 export type TaskQuery = z.infer<typeof TaskQuery>;
 
 export const TaskParams = z.object({
-  taskId: wholeNumber.pipe(z.int().min(1).max(INT4_MAX)),
+  taskId: wholeNumber(1, INT4_MAX),
 });
 
 // Responses (documented in OpenAPI; the services build them)

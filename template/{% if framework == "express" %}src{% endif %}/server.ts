@@ -8,7 +8,7 @@ loadDotEnv();
 const config = loadConfig();
 const logger = createLogger(config);
 const db = createDatabase(config);
-const running = await listen(createApp({ config, db, logger }), config);
+const running = await listen(createApp({ config, db, logger }), { ...config, logger });
 logger.info({ url: `http://${config.host}:${running.port}` }, "listening");
 
 /** Past the grace period and this margin, something hangs (a database that stopped answering). */

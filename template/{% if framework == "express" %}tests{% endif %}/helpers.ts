@@ -8,7 +8,7 @@ import { inject } from "vitest";
 import { createApp } from "../src/app.js";
 import { type Config, loadConfig } from "../src/config.js";
 import { createDatabase, type Database } from "../src/db/database.js";
-import { createLogger } from "../src/logger.js";
+import { createLogger, type Logger } from "../src/logger.js";
 import { TaskEvents } from "../src/services/tasks.js";
 
 export const PASSWORD = "correct horse battery";
@@ -30,6 +30,7 @@ export interface TestApp {
   config: Config;
   db: Database;
   events: TaskEvents;
+  logger: Logger;
   logs: LogLines;
   close: () => Promise<void>;
 }
@@ -47,8 +48,9 @@ export function testApp(env: Record<string, string> = {}): TestApp {
   const db = createDatabase(config);
   const logs = new LogLines();
   const events = new TaskEvents();
-  const app = createApp({ config, db, logger: createLogger(config, logs), events });
-  return { app, config, db, events, logs, close: () => db.destroy() };
+  const logger = createLogger(config, logs);
+  const app = createApp({ config, db, logger, events });
+  return { app, config, db, events, logger, logs, close: () => db.destroy() };
 }
 
 export const uniqueName = (prefix = "user") => `${prefix}_${randomBytes(5).toString("hex")}`;

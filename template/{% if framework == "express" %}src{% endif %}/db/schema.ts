@@ -23,10 +23,22 @@ export interface TasksTable {
   updated_at: Timestamp;
 }
 
+/** A create's response, stored under the client's `Idempotency-Key` for replays. */
+export interface IdempotencyKeysTable {
+  owner_id: number;
+  key: string;
+  /** SHA-256 of the validated request, hex. */
+  request_hash: string;
+  /** The response as JSON: status, Location and body. */
+  response: string;
+  created_at: Timestamp;
+}
+
 /** The tables as Kysely sees them; migrations in ./migrations create them. */
 export interface Schema {
   users: UsersTable;
   tasks: TasksTable;
+  idempotency_keys: IdempotencyKeysTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

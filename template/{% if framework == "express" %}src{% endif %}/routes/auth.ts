@@ -2,7 +2,7 @@ import express, { Router } from "express";
 
 import { accepts, FORM_TYPE, JSON_TYPES } from "../middleware/body.js";
 import { unauthorized } from "../problems.js";
-import { Credentials, type Token } from "../schemas.js";
+import { Credentials, CredentialsForm, type Token } from "../schemas.js";
 import type { Tokens } from "../security/tokens.js";
 import type { UserService } from "../services/users.js";
 import { parse } from "../validation.js";
@@ -22,7 +22,9 @@ export function authRouter(deps: {
       accepts(...JSON_TYPES, FORM_TYPE),
       express.urlencoded({ extended: false, limit: maxBodyBytes }),
       async (req, res) => {
-        const user = await users.authenticate(parse(Credentials, req.body));
+        const form = req.is(FORM_TYPE) === FORM_TYPE;
+        const { username, password } = parse(form ? CredentialsForm : Credentials, req.body);
+        const user = await users.authenticate({ username, password });
         if (!user) throw unauthorized("Incorrect username or password");
         const token: Token = {
           access_token: await tokens.issue(user.id),

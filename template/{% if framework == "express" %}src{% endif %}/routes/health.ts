@@ -1,29 +1,13 @@
 import { Router } from "express";
-import { sql } from "kysely";
 
-import type { Database } from "../db/database.js";
+import type { Config } from "../config.js";
+import { databaseAnswers } from "../db/database.js";
 import { resource } from "./resource.js";
 
-/** Readiness answers within this time even when the database hangs. */
+/** Readiness answers within this time, connect included, even when the database hangs. */
 export const READINESS_TIMEOUT_MS = 2000;
 
-async function databaseAnswers(db: Database): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => {
-      resolve(false);
-    }, READINESS_TIMEOUT_MS);
-  });
-  try {
-    return await Promise.race([sql`SELECT 1`.execute(db).then(() => true), timeout]);
-  } catch {
-    return false;
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-export function healthRouter(db: Database): Router {
+export function healthRouter(config: Config): Router {
   const router = Router();
   // Liveness: touches nothing outside the process.
   resource(router, "/healthz", {
@@ -33,10 +17,12 @@ export function healthRouter(db: Database): Router {
       },
     ],
   });
+  // Readiness: "does the database answer?", on a connection outside the pool, so that a
+  // saturated pool (load) does not take the instance out of rotation.
   resource(router, "/readyz", {
     get: [
       async (_req, res) => {
-        const database = (await databaseAnswers(db)) ? "ok" : "error";
+        const database = (await databaseAnswers(config, READINESS_TIMEOUT_MS)) ? "ok" : "error";
         res
           .status(database === "ok" ? 200 : 503)
           .json({ status: database === "ok" ? "ok" : "unavailable", checks: { database } });

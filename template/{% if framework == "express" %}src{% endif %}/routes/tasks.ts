@@ -1,12 +1,29 @@
-import { Router } from "express";
+import { type Request, Router } from "express";
 
 import { acceptsJson } from "../middleware/body.js";
 import { authenticate, callerId } from "../middleware/authenticate.js";
-import { changesSomething, TaskCreate, TaskParams, TaskQuery, TaskUpdate } from "../schemas.js";
+import { HttpProblem } from "../problems.js";
+import {
+  changesSomething,
+  IdempotencyKey,
+  TaskCreate,
+  TaskParams,
+  TaskQuery,
+  TaskUpdate,
+} from "../schemas.js";
 import type { Tokens } from "../security/tokens.js";
 import type { TaskEvents, TaskService } from "../services/tasks.js";
 import { parse } from "../validation.js";
 import { resource } from "./resource.js";
+
+/** The request's `Idempotency-Key`, when it has one; 422 when it is not a valid key. */
+function idempotencyKey(req: Request): string | undefined {
+  const key = req.get("idempotency-key");
+  if (key === undefined || IdempotencyKey.safeParse(key).success) return key;
+  throw new HttpProblem(422, "The request has invalid fields", {}, [
+    { field: "Idempotency-Key", message: "must be 1 to 255 printable ASCII characters" },
+  ]);
+}
 
 export function tasksRouter(deps: {
   tasks: TaskService;
@@ -28,9 +45,23 @@ export function tasksRouter(deps: {
       caller,
       acceptsJson,
       async (req, res) => {
-        const task = await tasks.create(callerId(res), parse(TaskCreate, req.body));
-        res.status(201).location(`${req.baseUrl}/${task.id}`).json(task);
-        events.publish("task.created", task); // the response is written: this never delays it
+        const key = idempotencyKey(req);
+        const input = parse(TaskCreate, req.body);
+        if (key === undefined) {
+          const task = await tasks.create(callerId(res), input);
+          res.status(201).location(`${req.baseUrl}/${task.id}`).json(task);
+          events.publish("task.created", task); // the response is written: this never delays it
+          return;
+        }
+        const { response, replayed } = await tasks.createOnce(
+          callerId(res),
+          key,
+          input,
+          (task) => `${req.baseUrl}/${task.id}`,
+        );
+        if (replayed) res.set("Idempotent-Replayed", "true");
+        res.status(response.status).location(response.location).json(response.body);
+        if (!replayed) events.publish("task.created", response.body);
       },
     ],
   });

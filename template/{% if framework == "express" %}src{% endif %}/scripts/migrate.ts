@@ -1,8 +1,25 @@
 import { loadConfig, loadDotEnv } from "../config.js";
 import { createDatabaseIfMissing } from "../db/admin.js";
-import { createDatabase } from "../db/database.js";
+import { createDatabase, isDatabaseUnavailable, redactedUrl } from "../db/database.js";
 import { migrateToLatest } from "../db/migrator.js";
 import { createLogger } from "../logger.js";
+
+/** Why a connection failed, in a few words: "connection refused", not a stack trace. */
+function reason(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  const known: Record<string, string> = {
+    ECONNREFUSED: "connection refused",
+    ETIMEDOUT: "connection timed out",
+    ENOTFOUND: "host not found",
+    EAI_AGAIN: "host not found",
+    EHOSTUNREACH: "host unreachable",
+    ENETUNREACH: "network unreachable",
+    ECONNRESET: "connection reset",
+  };
+  if (typeof code === "string" && code in known) return known[code] ?? code;
+  if (error instanceof AggregateError && error.errors.length > 0) return reason(error.errors[0]);
+  return error instanceof Error ? (error.message.split("\n")[0] ?? String(code)) : String(error);
+}
 
 loadDotEnv();
 const config = loadConfig();
@@ -13,6 +30,14 @@ if (!(await createDatabaseIfMissing(config.databaseUrl))) {
 const db = createDatabase(config);
 try {
   await migrateToLatest(db, logger);
+} catch (error) {
+  if (!isDatabaseUnavailable(error)) throw error;
+  // One line for whoever runs `make run`: what is unreachable and why, never the password.
+  logger.flush();
+  process.stderr.write(
+    `error: database unreachable at ${redactedUrl(config.databaseUrl)}: ${reason(error)}\n`,
+  );
+  process.exit(1);
 } finally {
   await db.destroy();
 }

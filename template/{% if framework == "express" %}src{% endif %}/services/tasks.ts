@@ -1,8 +1,15 @@
+import { createHash } from "node:crypto";
 import { EventEmitter } from "node:events";
 
-import { timestamp, toIso, type Database } from "../db/database.js";
+import {
+  isForeignKeyViolation,
+  isUniqueViolation,
+  timestamp,
+  toIso,
+  type Database,
+} from "../db/database.js";
 import type { TaskRow } from "../db/schema.js";
-import { notFound } from "../problems.js";
+import { HttpProblem, notFound, unauthorized } from "../problems.js";
 import {
   changesSomething,
   type Task,
@@ -45,31 +52,117 @@ export function toTask(row: TaskRow): Task {
   };
 }
 
-const taskNotFound = (id: number) => notFound(`Task ${id} not found`);
+/** A stored response to a create with an `Idempotency-Key`, replayed for the same key. */
+export interface StoredResponse {
+  status: number;
+  location: string;
+  body: Task;
+}
 
-/** Tasks, each owner's own: another owner's task does not exist. No HTTP here. */
+/** How long a key is remembered. */
+export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+
+const callerGone = () => unauthorized("The token's user no longer exists");
+
+async function insertTask(db: Database, ownerId: number, input: TaskCreate): Promise<Task> {
+  const now = timestamp(db, new Date());
+  const values = {
+    ...input,
+    status: "pending" as const,
+    owner_id: ownerId,
+    created_at: now,
+    updated_at: now,
+  };
+  const insert = db.insertInto("tasks").values(values);
+  const id = db.getExecutor().adapter.supportsReturning
+    ? (await insert.returning("id").executeTakeFirstOrThrow()).id
+    : Number((await insert.executeTakeFirstOrThrow()).insertId);
+  return toTask({ ...values, id });
+}
+
+/**
+ * Tasks, each owner's own: another owner's task does not exist. Writes run in a transaction, so
+ * one that fails (a timeout, a lost connection) leaves nothing behind. The owner is known to
+ * exist without a query on the happy path: a create for a deleted user fails its foreign key,
+ * and only a read that found nothing asks whether the user is still there.
+ */
 export class TaskService {
   constructor(private readonly db: Database) {}
 
   async create(ownerId: number, input: TaskCreate): Promise<Task> {
-    const now = timestamp(this.db, new Date());
-    const values = { ...input, owner_id: ownerId, created_at: now, updated_at: now };
-    const insert = this.db.insertInto("tasks").values(values);
-    const id = this.db.getExecutor().adapter.supportsReturning
-      ? (await insert.returning("id").executeTakeFirstOrThrow()).id
-      : Number((await insert.executeTakeFirstOrThrow()).insertId);
-    return toTask({ ...values, id });
+    try {
+      return await this.db.transaction().execute((trx) => insertTask(trx, ownerId, input));
+    } catch (error) {
+      if (isForeignKeyViolation(error)) throw callerGone();
+      throw error;
+    }
+  }
+
+  /**
+   * Creates once per `key` and owner: the first call stores its response with the task, in
+   * the same transaction; a later call with the same input replays it (`replayed`), with other
+   * input is a 422. Of concurrent calls, the ones that lose the race on the key replay too.
+   */
+  async createOnce(
+    ownerId: number,
+    key: string,
+    input: TaskCreate,
+    locate: (task: Task) => string,
+  ): Promise<{ response: StoredResponse; replayed: boolean }> {
+    const requestHash = createHash("sha256")
+      .update(JSON.stringify([input.title, input.description]))
+      .digest("hex");
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.db.transaction().execute(async (trx) => {
+          const stored = await trx
+            .selectFrom("idempotency_keys")
+            .select(["request_hash", "response", "created_at"])
+            .where("owner_id", "=", ownerId)
+            .where("key", "=", key)
+            .executeTakeFirst();
+          const expired =
+            stored && Date.parse(toIso(stored.created_at)) < Date.now() - IDEMPOTENCY_TTL_MS;
+          if (stored && !expired) {
+            if (stored.request_hash !== requestHash) {
+              throw new HttpProblem(422, "The Idempotency-Key was used with another body", {}, [
+                { field: "Idempotency-Key", message: "was already used with another body" },
+              ]);
+            }
+            return { response: JSON.parse(stored.response) as StoredResponse, replayed: true };
+          }
+          if (stored) {
+            await trx
+              .deleteFrom("idempotency_keys")
+              .where("owner_id", "=", ownerId)
+              .where("key", "=", key)
+              .execute();
+          }
+          const task = await insertTask(trx, ownerId, input);
+          const response: StoredResponse = { status: 201, location: locate(task), body: task };
+          await trx
+            .insertInto("idempotency_keys")
+            .values({
+              owner_id: ownerId,
+              key,
+              request_hash: requestHash,
+              response: JSON.stringify(response),
+              created_at: timestamp(trx, new Date()),
+            })
+            .execute();
+          return { response, replayed: false };
+        });
+      } catch (error) {
+        if (isForeignKeyViolation(error)) throw callerGone();
+        // Another request with this key committed first: read what it stored, and replay it.
+        if (isUniqueViolation(error) && attempt < 3) continue;
+        throw error;
+      }
+    }
   }
 
   async get(ownerId: number, id: number): Promise<Task> {
-    const row = await this.db
-      .selectFrom("tasks")
-      .selectAll()
-      .where("id", "=", id)
-      .where("owner_id", "=", ownerId)
-      .executeTakeFirst();
-    if (!row) throw taskNotFound(id);
-    return toTask(row);
+    return this.find(this.db, ownerId, id);
   }
 
   /** Newest first. */
@@ -86,31 +179,57 @@ export class TaskService {
     const { total } = await owned
       .select((eb) => eb.fn.countAll<number | string>().as("total"))
       .executeTakeFirstOrThrow();
+    if (Number(total) === 0 && !(await this.ownerExists(ownerId))) throw callerGone();
     return { items: rows.map(toTask), total: Number(total), limit, offset };
   }
 
   async update(ownerId: number, id: number, changes: TaskUpdate): Promise<Task> {
     if (!changesSomething(changes)) return this.get(ownerId, id);
     const { title, description, status } = changes;
-    // Kysely leaves out the fields that are undefined.
-    const { numUpdatedRows } = await this.db
-      .updateTable("tasks")
-      .set({ title, description, status, updated_at: timestamp(this.db, new Date()) })
-      .where("id", "=", id)
-      .where("owner_id", "=", ownerId)
-      .executeTakeFirst();
-    if (numUpdatedRows === 0n) throw taskNotFound(id);
-    return this.get(ownerId, id);
+    return this.db.transaction().execute(async (trx) => {
+      // Kysely leaves out the fields that are undefined.
+      const { numUpdatedRows } = await trx
+        .updateTable("tasks")
+        .set({ title, description, status, updated_at: timestamp(trx, new Date()) })
+        .where("id", "=", id)
+        .where("owner_id", "=", ownerId)
+        .executeTakeFirst();
+      if (numUpdatedRows === 0n) throw await this.notFound(trx, ownerId, id);
+      return this.find(trx, ownerId, id);
+    });
   }
 
   /** The task as it was before it was deleted. */
   async delete(ownerId: number, id: number): Promise<Task> {
-    const task = await this.get(ownerId, id);
-    await this.db
-      .deleteFrom("tasks")
+    return this.db.transaction().execute(async (trx) => {
+      const task = await this.find(trx, ownerId, id);
+      await trx.deleteFrom("tasks").where("id", "=", id).where("owner_id", "=", ownerId).execute();
+      return task;
+    });
+  }
+
+  private async find(db: Database, ownerId: number, id: number): Promise<Task> {
+    const row = await db
+      .selectFrom("tasks")
+      .selectAll()
       .where("id", "=", id)
       .where("owner_id", "=", ownerId)
-      .execute();
-    return task;
+      .executeTakeFirst();
+    if (!row) throw await this.notFound(db, ownerId, id);
+    return toTask(row);
+  }
+
+  /** 404 for a task the caller does not have, 401 when the caller is gone altogether. */
+  private async notFound(db: Database, ownerId: number, id: number): Promise<HttpProblem> {
+    return (await this.ownerExists(ownerId, db)) ? notFound(`Task ${id} not found`) : callerGone();
+  }
+
+  private async ownerExists(ownerId: number, db: Database = this.db): Promise<boolean> {
+    const row = await db
+      .selectFrom("users")
+      .select("id")
+      .where("id", "=", ownerId)
+      .executeTakeFirst();
+    return row !== undefined;
   }
 }

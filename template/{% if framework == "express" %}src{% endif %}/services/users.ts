@@ -19,7 +19,8 @@ export class UserService {
       created_at: timestamp(this.db, new Date()),
     };
     try {
-      const id = await insertUser(this.db, values);
+      // In a transaction: a sign-up answered with an error is not committed behind its back.
+      const id = await this.db.transaction().execute((trx) => insertUser(trx, values));
       return toUser({ id, ...values });
     } catch (error) {
       if (isUniqueViolation(error)) throw conflict(`The username ${username} is taken`);
