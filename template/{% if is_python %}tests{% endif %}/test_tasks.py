@@ -1,3 +1,4 @@
+import asyncio
 import logging
 import time
 
@@ -51,6 +52,7 @@ async def test_creation_schedules_background_work(
         ({"title": "t" * 201}, "title"),
         ({"title": "ok", "description": "d" * 10_001}, "description"),
         ({"title": "ok", "owner_id": 2}, "owner_id"),
+        ({"title": "ok", "status": "done"}, "status"),
     ],
 )
 async def test_invalid_task_fields(
@@ -192,3 +194,85 @@ async def test_a_token_whose_user_is_gone_cannot_create(client: AsyncClient) -> 
     )
 
     assert response.status_code == 401
+
+
+async def test_an_idempotency_key_replays_the_first_create(
+    client: AsyncClient, login: Login
+) -> None:
+    headers = await login("alice") | {"Idempotency-Key": "create-1"}
+
+    first = await client.post(TASKS, json={"title": "once", "description": None}, headers=headers)
+    again = await client.post(TASKS, json={"description": None, "title": "once"}, headers=headers)
+
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json() == first.json()
+    assert again.headers["location"] == first.headers["location"]
+    assert again.headers["idempotent-replayed"] == "true"
+    assert "idempotent-replayed" not in first.headers
+    assert (await client.get(TASKS, headers=headers)).json()["total"] == 1
+
+
+async def test_an_idempotency_key_with_another_body_is_422(
+    client: AsyncClient, login: Login
+) -> None:
+    headers = await login("alice") | {"Idempotency-Key": "create-1"}
+    await client.post(TASKS, json={"title": "once"}, headers=headers)
+
+    response = await client.post(TASKS, json={"title": "twice"}, headers=headers)
+
+    assert response.status_code == 422
+    assert [error["field"] for error in response.json()["errors"]] == ["Idempotency-Key"]
+    assert (await client.get(TASKS, headers=headers)).json()["total"] == 1
+
+
+@pytest.mark.parametrize("key", ["", "k" * 256, "tab\there", " padded"])
+async def test_invalid_idempotency_keys_are_422(
+    client: AsyncClient, login: Login, key: str
+) -> None:
+    headers = await login("alice") | {"Idempotency-Key": key}
+
+    response = await client.post(TASKS, json={"title": "t"}, headers=headers)
+
+    assert response.status_code == 422
+    assert [error["field"] for error in response.json()["errors"]] == ["Idempotency-Key"]
+
+
+async def test_idempotency_keys_belong_to_their_user(client: AsyncClient, login: Login) -> None:
+    alice = await login("alice") | {"Idempotency-Key": "same"}
+    bob = await login("bob") | {"Idempotency-Key": "same"}
+
+    hers = await client.post(TASKS, json={"title": "t"}, headers=alice)
+    his = await client.post(TASKS, json={"title": "t"}, headers=bob)
+
+    assert (hers.status_code, his.status_code) == (201, 201)
+    assert hers.json()["id"] != his.json()["id"]
+    assert "idempotent-replayed" not in his.headers
+
+
+async def test_concurrent_creates_with_one_key_create_one_task(
+    client: AsyncClient, login: Login
+) -> None:
+    headers = await login("alice") | {"Idempotency-Key": "race"}
+
+    responses = await asyncio.gather(
+        *(client.post(TASKS, json={"title": "raced"}, headers=headers) for _ in range(5))
+    )
+
+    assert [response.status_code for response in responses] == [201] * 5
+    assert len({response.json()["id"] for response in responses}) == 1
+    assert (await client.get(TASKS, headers=headers)).json()["total"] == 1
+
+
+@pytest.mark.parametrize(
+    "changes", [{"owner_id": 2}, {"id": 7}, {"created_at": "2020-01-01T00:00:00Z"}]
+)
+async def test_fields_not_in_the_schema_are_422_in_updates(
+    client: AsyncClient, login: Login, changes: dict[str, object]
+) -> None:
+    headers = await login("alice")
+    task = (await client.post(TASKS, json={"title": "draft"}, headers=headers)).json()
+
+    response = await client.patch(f"{TASKS}/{task['id']}", json=changes, headers=headers)
+
+    assert response.status_code == 422
+    assert [error["field"] for error in response.json()["errors"]] == list(changes)

@@ -29,7 +29,7 @@ def migrate() -> None:
         if not is_unavailable(error):
             raise
         # One line an operator can act on, not a traceback; never the password.
-        url = make_url(settings.database_url).set(password=None)
+        url = make_url(settings.database_url)._replace(password=None)  # set() keeps it
         where = url.render_as_string(hide_password=False)
         raise SystemExit(
             f"error: database unreachable at {where}: {unreachable_reason(error)}"
