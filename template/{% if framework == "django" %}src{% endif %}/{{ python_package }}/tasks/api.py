@@ -1,5 +1,8 @@
 import asyncio
+import hashlib
+import json
 import logging
+import re
 from collections.abc import Coroutine
 from typing import Annotated, Any
 
@@ -7,7 +10,7 @@ from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.db import connections
 from django.http import HttpRequest, HttpResponse
 from ninja import Router
-from ninja.errors import HttpError
+from ninja.errors import HttpError, ValidationError
 from pydantic import Field
 
 from ..accounts.tokens import BearerToken, caller_id, ensure_caller_exists
@@ -20,6 +23,8 @@ logger = logging.getLogger(__name__)
 router = Router(tags=["tasks"], auth=BearerToken())
 
 # Ids outside the column's range cannot exist: refuse them before they reach the database.
+# Printable ASCII; HTTP would strip a space at either end, so a key cannot have one there.
+IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]{0,253}[\x21-\x7e])?")
 TaskId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 # Background work in flight: kept referenced so it is not garbage-collected mid-way.
 _background: set[asyncio.Task[Any]] = set()
@@ -51,18 +56,67 @@ async def _owned_task(request: HttpRequest, task_id: int) -> Task:
     return task
 
 
-@router.post("", response={201: TaskOut})
+@router.post(
+    "",
+    response={201: TaskOut},
+    openapi_extra={
+        "parameters": [
+            {
+                "in": "header",
+                "name": "Idempotency-Key",
+                "required": False,
+                "description": "Retries with the same key and body replay the first 201.",
+                "schema": {"type": "string", "pattern": f"^{IDEMPOTENCY_KEY.pattern}$"},
+            }
+        ]
+    },
+)
 async def create_task(request: HttpRequest, response: HttpResponse, data: TaskCreate) -> TaskOut:
+    key = _idempotency_key(request)
     try:
-        created = await services.task_create(
-            owner_id=caller_id(request), title=data.title, description=data.description
-        )
+        if key is None:
+            created = await services.task_create(
+                owner_id=caller_id(request), title=data.title, description=data.description
+            )
+            task, replayed = TaskOut.model_validate(created, from_attributes=True), False
+        else:
+            stored, replayed = await services.task_create_once(
+                owner_id=caller_id(request),
+                title=data.title,
+                description=data.description,
+                key=key,
+                request_hash=_fingerprint(data),
+            )
+            task = TaskOut.model_validate(stored)
     except services.OwnerNotFoundError:
         raise HttpError(401, "The token's user no longer exists") from None
-    task = TaskOut.model_validate(created, from_attributes=True)
+    except services.IdempotencyKeyReusedError:
+        raise _invalid_key("was first used with another body") from None
     response["Location"] = f"/api/v1/tasks/{task.id}"
-    _in_background(task_created.asend(sender=Task, task=task))
+    if replayed:
+        response["Idempotent-Replayed"] = "true"
+    else:
+        _in_background(task_created.asend(sender=Task, task=task))
     return task
+
+
+def _idempotency_key(request: HttpRequest) -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
+        raise _invalid_key("must be 1 to 255 printable ASCII characters, no space at either end")
+    return key
+
+
+def _invalid_key(message: str) -> ValidationError:
+    return ValidationError(
+        [{"loc": ("header", "Idempotency-Key"), "msg": message, "type": "value_error"}]
+    )
+
+
+def _fingerprint(data: TaskCreate) -> str:
+    """The body as validated: the same fields in another order are the same request."""
+    canonical = json.dumps(data.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 @router.get("", response=TaskPage)

@@ -1,10 +1,16 @@
 """Writes; the view schedules the task_created signal once the task is saved."""
 
+from datetime import timedelta
 from typing import Any
 
-from django.db import IntegrityError
+from asgiref.sync import sync_to_async
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 
-from .models import Task
+from .models import IdempotencyKey, Task
+from .schemas import TaskOut
+
+IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
 
 
 class OwnerNotFoundError(Exception):
@@ -16,6 +22,41 @@ async def task_create(*, owner_id: int, title: str, description: str | None) -> 
         return await Task.objects.acreate(owner_id=owner_id, title=title, description=description)
     except IntegrityError as error:  # the foreign key: no such user (any more)
         raise OwnerNotFoundError(owner_id) from error
+
+
+class IdempotencyKeyReusedError(Exception):
+    """The key was first used with another body."""
+
+
+@sync_to_async
+def task_create_once(
+    *, owner_id: int, title: str, description: str | None, key: str, request_hash: str
+) -> tuple[dict[str, Any], bool]:
+    """Creates the task and stores its response under `key` in one transaction, or returns the
+    response stored by the first request with that key: (response, replayed)."""
+    keys = IdempotencyKey.objects.filter(owner_id=owner_id, key=key)
+    try:
+        with transaction.atomic():
+            keys.filter(created_at__lte=timezone.now() - IDEMPOTENCY_KEY_TTL).delete()
+            task = Task.objects.create(owner_id=owner_id, title=title, description=description)
+            response = _task_json(task)
+            IdempotencyKey.objects.create(
+                owner_id=owner_id, key=key, request_hash=request_hash, response=response
+            )
+        return response, False
+    except IntegrityError as error:
+        # The unique (owner, key) index made this request wait for the first one with the
+        # key, and refused it once that committed: replay what the first one answered.
+        stored = keys.first()
+        if stored is None:  # the foreign key: no such user (any more)
+            raise OwnerNotFoundError(owner_id) from error
+    if stored.request_hash != request_hash:
+        raise IdempotencyKeyReusedError(key)
+    return stored.response, True
+
+
+def _task_json(task: Task) -> dict[str, Any]:
+    return TaskOut.model_validate(task, from_attributes=True).model_dump(mode="json")
 
 
 async def task_update(task: Task, changes: dict[str, Any]) -> Task:
