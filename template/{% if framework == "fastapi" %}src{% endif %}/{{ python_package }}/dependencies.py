@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -52,6 +53,19 @@ async def get_current_user_id(
 
 
 CurrentUserId = Annotated[int, Depends(get_current_user_id)]
+
+
+async def single_query_values(request: Request) -> None:
+    """422 for a query parameter given twice: FastAPI would quietly keep the last value."""
+    query = request.query_params
+    repeated = sorted({key for key in query if len(query.getlist(key)) > 1})
+    if repeated:
+        raise RequestValidationError(
+            [
+                {"type": "repeated", "loc": ("query", key), "msg": "may be given once only"}
+                for key in repeated
+            ]
+        )
 
 
 async def require_json_body(request: Request) -> None:

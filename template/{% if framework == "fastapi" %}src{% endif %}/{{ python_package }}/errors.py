@@ -80,7 +80,7 @@ def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
                 if "security" in operation:
                     statuses.add(401)
                 if "{" in path:
-                    statuses.add(404)
+                    statuses |= {400, 404}  # 400: a bad URL escape
             responses = operation["responses"]
             responses.update({str(status): problem_response(status) for status in statuses})
             for status in ("429", "503"):

@@ -1,12 +1,18 @@
 import logging
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Header, HTTPException, Path, Query
 from fastapi.responses import JSONResponse, Response
-from pydantic import BeforeValidator
+from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..dependencies import CurrentUserId, SessionDep, require_json_body, unauthorized
+from ..dependencies import (
+    CurrentUserId,
+    SessionDep,
+    require_json_body,
+    single_query_values,
+    unauthorized,
+)
 from ..errors import problem
 from ..models import Task, TaskStatus
 from ..routing import ParsedJsonRoute
@@ -18,7 +24,7 @@ logger = logging.getLogger(__name__)
 router = APIRouter(
     prefix="/tasks",
     tags=["tasks"],
-    dependencies=[Depends(require_json_body)],
+    dependencies=[Depends(require_json_body), Depends(single_query_values)],
     route_class=ParsedJsonRoute,
 )
 
@@ -26,7 +32,7 @@ router = APIRouter(
 TaskId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 # 1..255 printable ASCII characters, without the spaces HTTP would strip at either end.
 IdempotencyKey = Annotated[
-    str | None,
+    str | SkipJsonSchema[None],
     Header(
         alias="Idempotency-Key",
         min_length=1,
@@ -106,10 +112,10 @@ async def list_tasks(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
     # `?status=` (empty) lists every status, like leaving it out.
-    status: Annotated[TaskStatus | None, BeforeValidator(lambda value: value or None)] = None,
+    status: Literal["", TaskStatus] = "",
 ) -> TaskPage:
     tasks, total = await service.list_tasks(
-        session, owner_id=owner_id, status=status, limit=limit, offset=offset
+        session, owner_id=owner_id, status=status or None, limit=limit, offset=offset
     )
     if not total and not await service.user_exists(session, owner_id):
         raise unauthorized("The token's user no longer exists")
