@@ -41,7 +41,7 @@ def _credentials(request: HttpRequest) -> Credentials:
     raw: Any
     content_type = (request.content_type or "").lower()
     if content_type == FORM:
-        raw = {key: request.POST[key] for key in ("username", "password") if key in request.POST}
+        raw = request.POST.dict()  # every field: one not in the schema is a 422 too
     elif content_type == JSON:  # JsonBodyMiddleware refused other types and empty bodies
         try:
             raw = json.loads(request.body)

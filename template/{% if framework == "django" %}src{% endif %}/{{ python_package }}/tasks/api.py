@@ -24,7 +24,7 @@ router = Router(tags=["tasks"], auth=BearerToken())
 
 # Ids outside the column's range cannot exist: refuse them before they reach the database.
 # Printable ASCII; HTTP would strip a space at either end, so a key cannot have one there.
-IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]{0,253}[\x21-\x7e])?")
+IDEMPOTENCY_KEY = re.compile(r"[!-~](?:[ -~]{0,253}[!-~])?")
 TaskId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 # Background work in flight: kept referenced so it is not garbage-collected mid-way.
 _background: set[asyncio.Task[Any]] = set()
@@ -65,8 +65,14 @@ async def _owned_task(request: HttpRequest, task_id: int) -> Task:
                 "in": "header",
                 "name": "Idempotency-Key",
                 "required": False,
-                "description": "Retries with the same key and body replay the first 201.",
-                "schema": {"type": "string", "pattern": f"^{IDEMPOTENCY_KEY.pattern}$"},
+                "description": "Replays the first create made with this key (for 24 hours) "
+                "instead of creating again",
+                "schema": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 255,
+                    "pattern": f"^{IDEMPOTENCY_KEY.pattern}$",
+                },
             }
         ]
     },
