@@ -41,7 +41,8 @@ class _Watchdog:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="db-watchdog", daemon=True)
                 self._thread.start()
-            self._lock.notify()
+            if self._heap[0][1] == token:  # the earliest deadline now: wake the thread for it
+                self._lock.notify()
         return token
 
     def disarm(self, token: int) -> None:
