@@ -9,7 +9,7 @@ import pytest
 from fastapi import APIRouter
 from httpx import AsyncClient
 
-from tests.conftest import SettingsFactory, serve
+from tests.conftest import Login, SettingsFactory, serve
 
 pytestmark = pytest.mark.anyio
 
@@ -233,3 +233,12 @@ async def test_docs_work_offline_under_the_content_security_policy(client: Async
         asset = await client.get(source)
         assert asset.status_code == 200, source
         assert asset.content, source
+
+
+async def test_a_repeated_query_parameter_is_422(client: AsyncClient, login: Login) -> None:
+    headers = await login("alice")
+
+    response = await client.get("/api/v1/tasks?offset=1&offset=2", headers=headers)
+
+    assert response.status_code == 422
+    assert [error["field"] for error in response.json()["errors"]] == ["offset"]

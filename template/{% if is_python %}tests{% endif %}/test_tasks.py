@@ -121,15 +121,6 @@ async def test_invalid_query(
     assert {error["field"] for error in response.json()["errors"]} == {field}
 
 
-async def test_a_repeated_query_parameter_is_422(client: AsyncClient, login: Login) -> None:
-    headers = await login("alice")
-
-    response = await client.get(f"{TASKS}?offset=1&offset=2", headers=headers)
-
-    assert response.status_code == 422
-    assert [error["field"] for error in response.json()["errors"]] == ["offset"]
-
-
 async def test_read_update_delete(client: AsyncClient, login: Login) -> None:
     headers = await login("alice")
     task = (await client.post(TASKS, json={"title": "draft"}, headers=headers)).json()
