@@ -1,3 +1,5 @@
+import { pino } from "pino";
+
 import { loadConfig, loadDotEnv } from "../config.js";
 import { createDatabaseIfMissing } from "../db/admin.js";
 import { createDatabase, isDatabaseUnavailable, redactedUrl } from "../db/database.js";
@@ -18,13 +20,18 @@ function reason(error: unknown): string {
   };
   if (typeof code === "string" && code in known) return known[code] ?? code;
   if (error instanceof AggregateError && error.errors.length > 0) return reason(error.errors[0]);
-  return error instanceof Error ? (error.message.split("\n")[0] ?? String(code)) : String(error);
+  if (error instanceof Error && /timeout|timed out/i.test(error.message)) {
+    return "connection timed out";
+  }
+  const message = error instanceof Error ? (error.message.split("\n")[0] ?? "") : String(error);
+  return message.charAt(0).toLowerCase() + message.slice(1);
 }
 
 loadDotEnv();
 const config = loadConfig();
-const logger = createLogger(config);
-if (!(await createDatabaseIfMissing(config.databaseUrl))) {
+// Synchronous: a short-lived command whose last line, on failure, must be the error below.
+const logger = createLogger(config, pino.destination({ dest: 1, sync: true }));
+if (!(await createDatabaseIfMissing(config.databaseUrl, config.connectTimeoutMs))) {
   logger.warn("could not check or create the database; migrating anyway");
 }
 const db = createDatabase(config);
@@ -33,7 +40,6 @@ try {
 } catch (error) {
   if (!isDatabaseUnavailable(error)) throw error;
   // One line for whoever runs `make run`: what is unreachable and why, never the password.
-  logger.flush();
   process.stderr.write(
     `error: database unreachable at ${redactedUrl(config.databaseUrl)}: ${reason(error)}\n`,
   );
