@@ -35,9 +35,13 @@ def task_create_once(
     """Creates the task and stores its response under `key` in one transaction, or returns the
     response stored by the first request with that key: (response, replayed)."""
     keys = IdempotencyKey.objects.filter(owner_id=owner_id, key=key)
+    cutoff = timezone.now() - IDEMPOTENCY_KEY_TTL
+    stored = keys.filter(created_at__gt=cutoff).first()
+    if stored is not None:  # a retry: no task to create and roll back
+        return _replay(stored, request_hash)
     try:
         with transaction.atomic():
-            keys.filter(created_at__lte=timezone.now() - IDEMPOTENCY_KEY_TTL).delete()
+            keys.filter(created_at__lte=cutoff).delete()  # expired: the key is free again
             task = Task.objects.create(owner_id=owner_id, title=title, description=description)
             response = _task_json(task)
             IdempotencyKey.objects.create(
@@ -50,8 +54,12 @@ def task_create_once(
         stored = keys.first()
         if stored is None:  # the foreign key: no such user (any more)
             raise OwnerNotFoundError(owner_id) from error
+    return _replay(stored, request_hash)
+
+
+def _replay(stored: IdempotencyKey, request_hash: str) -> tuple[dict[str, Any], bool]:
     if stored.request_hash != request_hash:
-        raise IdempotencyKeyReusedError(key)
+        raise IdempotencyKeyReusedError(stored.key)
     return stored.response, True
 
 
