@@ -2,7 +2,12 @@ import { pino } from "pino";
 
 import { loadConfig, loadDotEnv } from "../config.js";
 import { createDatabaseIfMissing } from "../db/admin.js";
-import { createDatabase, isDatabaseUnavailable, redactedUrl } from "../db/database.js";
+import {
+  createDatabase,
+  isDatabaseUnavailable,
+  isMissingDatabase,
+  redactedUrl,
+} from "../db/database.js";
 import { migrateToLatest } from "../db/migrator.js";
 import { createLogger } from "../logger.js";
 
@@ -31,12 +36,27 @@ loadDotEnv();
 const config = loadConfig();
 // Synchronous: a short-lived command whose last line, on failure, must be the error below.
 const logger = createLogger(config, pino.destination({ dest: 1, sync: true }));
-if (!(await createDatabaseIfMissing(config.databaseUrl, config.connectTimeoutMs))) {
-  logger.warn("could not check or create the database; migrating anyway");
+
+async function migrate(): Promise<void> {
+  const db = createDatabase(config);
+  try {
+    await migrateToLatest(db, logger);
+  } finally {
+    await db.destroy();
+  }
 }
-const db = createDatabase(config);
+
 try {
-  await migrateToLatest(db, logger);
+  try {
+    await migrate();
+  } catch (error) {
+    // Only once the server has answered: a hung server then costs one connect timeout, not two.
+    if (!isMissingDatabase(error)) throw error;
+    if (!(await createDatabaseIfMissing(config.databaseUrl, config.connectTimeoutMs))) {
+      logger.warn("could not create the database; migrating anyway");
+    }
+    await migrate();
+  }
 } catch (error) {
   if (!isDatabaseUnavailable(error)) throw error;
   // One line for whoever runs `make run`: what is unreachable and why, never the password.
@@ -44,6 +64,4 @@ try {
     `error: database unreachable at ${redactedUrl(config.databaseUrl)}: ${reason(error)}\n`,
   );
   process.exit(1);
-} finally {
-  await db.destroy();
 }
