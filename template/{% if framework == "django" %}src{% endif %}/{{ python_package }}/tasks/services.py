@@ -17,9 +17,13 @@ class OwnerNotFoundError(Exception):
     """The token is valid but its user is gone."""
 
 
-async def task_create(*, owner_id: int, title: str, description: str | None) -> Task:
+# Every write runs in a transaction, however small: a write whose request failed (a timeout,
+# a lost connection) is never committed by a server that carries on without its client.
+@sync_to_async
+def task_create(*, owner_id: int, title: str, description: str | None) -> Task:
     try:
-        return await Task.objects.acreate(owner_id=owner_id, title=title, description=description)
+        with transaction.atomic():
+            return Task.objects.create(owner_id=owner_id, title=title, description=description)
     except IntegrityError as error:  # the foreign key: no such user (any more)
         raise OwnerNotFoundError(owner_id) from error
 
@@ -67,12 +71,16 @@ def _task_json(task: Task) -> dict[str, Any]:
     return TaskOut.model_validate(task, from_attributes=True).model_dump(mode="json")
 
 
-async def task_update(task: Task, changes: dict[str, Any]) -> Task:
+@sync_to_async
+def task_update(task: Task, changes: dict[str, Any]) -> Task:
     for field, value in changes.items():
         setattr(task, field, value)
-    await task.asave(update_fields=[*changes, "updated_at"])
+    with transaction.atomic():
+        task.save(update_fields=[*changes, "updated_at"])
     return task
 
 
-async def task_delete(task: Task) -> None:
-    await task.adelete()
+@sync_to_async
+def task_delete(task: Task) -> None:
+    with transaction.atomic():
+        task.delete()
