@@ -18,7 +18,8 @@ export const MAX_HEADER_BYTES = 16 * 1024;
  */
 function answerClientError(logger: Logger | undefined) {
   return (error: NodeJS.ErrnoException, socket: Socket) => {
-    if (error.code === "ECONNRESET" || !socket.writable) {
+    // The client went away (mid-body too): nobody to answer; the request's own line says 499.
+    if (error.code === "ECONNRESET" || error.code === "HPE_INVALID_EOF_STATE" || !socket.writable) {
       socket.destroy();
       return;
     }

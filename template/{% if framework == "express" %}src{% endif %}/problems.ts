@@ -118,7 +118,10 @@ export function problemHandler(options: {
       next(error);
       return;
     }
-    if (error instanceof HttpProblem) {
+    if (isClientError(error) && error.type === "request.aborted") {
+      // The client hung up mid-body: nobody is left to answer (the request line says 499).
+      req.socket.destroy();
+    } else if (error instanceof HttpProblem) {
       sendProblem(res, error);
     } else if (isClientError(error)) {
       sendProblem(res, fromClientError(error, options.maxBodyBytes));

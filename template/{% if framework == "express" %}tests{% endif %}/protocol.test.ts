@@ -68,6 +68,28 @@ describe("errors before the application sees the request", () => {
     expect(response.status).toBe(200);
   });
 
+  it("logs a request whose client hung up mid-body as 499, at info", async () => {
+    const socket = connect(running.port, "127.0.0.1");
+    await once(socket, "connect");
+    socket.write(
+      "POST /api/v1/users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
+        'Content-Length: 100\r\nX-Request-ID: abandoned-1\r\n\r\n{"username": ',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    socket.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+
+    const lines = logs.lines.filter((entry) => entry.request_id === "abandoned-1");
+    expect(lines).toEqual([
+      expect.objectContaining({
+        msg: "request",
+        level: "info",
+        status: 499,
+        path: "/api/v1/users",
+      }),
+    ]);
+  });
+
   it("answers a malformed request line with 400 problem+json", async () => {
     const response = await rawExchange(running.port, "NOT A REQUEST\r\n\r\n");
 
