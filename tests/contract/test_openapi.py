@@ -17,6 +17,7 @@ from harness import Projects
 pytestmark = pytest.mark.slow
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
+HOOKS = Path(__file__).with_name("schemathesis_hooks.py")
 # Every warning fails the run; without a token, "missing_auth" is what the run is about.
 WARNINGS_WITHOUT_A_TOKEN = [
     "missing_test_data", "base_url_mismatch", "validation_mismatch", "missing_deserializer",
@@ -43,8 +44,9 @@ def schemathesis(service: Service, *options: str) -> subprocess.CompletedProcess
         sys.executable, "-m", "schemathesis.cli", "--config-file", str(CONFIG),
         "run", f"{service.base_url}/openapi.json", "--checks", "all", *options,
     ]  # fmt: skip
+    env = {**service.env, "SCHEMATHESIS_HOOKS": str(HOOKS)}
     return subprocess.run(
-        command, capture_output=True, text=True, timeout=600, check=False, env=service.env
+        command, capture_output=True, text=True, timeout=600, check=False, env=env
     )
 
 
