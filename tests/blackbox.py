@@ -23,8 +23,9 @@ STARTUP_TIMEOUT_S = 120
 PASSWORD = "correct horse battery"
 
 
-def _children(pid: int) -> list[int]:
-    found = []
+def children_by_pid() -> dict[int, list[int]]:
+    """Every process's children, from one pass over /proc."""
+    children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -33,9 +34,12 @@ def _children(pid: int) -> list[int]:
         except OSError:
             continue
         # The parent pid is the 2nd field after the parenthesised command name.
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            found.append(int(entry.name))
-    return found
+        children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry.name))
+    return children
+
+
+def _children(pid: int) -> list[int]:
+    return children_by_pid().get(pid, [])
 
 
 class Service:

@@ -19,6 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from urllib.parse import urlsplit, urlunsplit
 
+from blackbox import children_by_pid
 from harness import MYSQL, POSTGRES
 
 _CHUNK = 65536
@@ -307,22 +308,13 @@ class TableLock:
 
 
 def process_tree(root: int) -> list[int]:
-    """`root` and every process descended from it, from one pass over /proc."""
-    parents: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # The parent pid is the 2nd field after the parenthesised command name.
-        parents.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry.name))
+    """`root` and every process descended from it."""
+    children = children_by_pid()
     tree, pending = [], [root]
     while pending:
         pid = pending.pop()
         tree.append(pid)
-        pending.extend(parents.get(pid, []))
+        pending.extend(children.get(pid, []))
     return tree
 
 
