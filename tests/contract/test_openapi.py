@@ -22,9 +22,12 @@ HOOKS = Path(__file__).with_name("schemathesis_hooks.py")
 WARNINGS_WITHOUT_A_TOKEN = [
     "missing_test_data", "base_url_mismatch", "validation_mismatch", "missing_deserializer",
     "unused_openapi_auth", "unsupported_regex", "method_not_allowed", "constants_extraction",
-    "unmatched_filter", "unresolvable_reference", "low_valid_rate", "rate_limited",
-    "dictionary_mismatch", "timeout_units",
+    "unmatched_filter", "unresolvable_reference", "rate_limited", "dictionary_mismatch",
+    "timeout_units",
 ]  # fmt: skip
+# "low_valid_rate" is left out of both runs: sign-up's generated usernames repeat, so most valid
+# sign-ups meet the contract's 409. It measures the fuzzer's names, not the service.
+WARNINGS_WITH_A_TOKEN = [*WARNINGS_WITHOUT_A_TOKEN, "missing_auth"]
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +58,13 @@ def test_schemathesis_finds_nothing(fuzzed_service: Service, authenticated: bool
     options = ["--warnings", ",".join(WARNINGS_WITHOUT_A_TOKEN)]
     if authenticated:
         token = bearer(fuzzed_service.client())["Authorization"]
-        options = ["--header", f"Authorization: {token}"]
+        # A --header goes on every request, so "missing required header" cannot remove the
+        # token here: the anonymous run is the one that checks it.
+        options = [
+            "--header", f"Authorization: {token}",
+            "--exclude-checks", "missing_required_header",
+            "--warnings", ",".join(WARNINGS_WITH_A_TOKEN),
+        ]  # fmt: skip
 
     result = schemathesis(fuzzed_service, *options)
 
