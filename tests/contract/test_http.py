@@ -25,12 +25,27 @@ def test_otherwise_a_uuid4_is_made(service: Service) -> None:
     assert len(set(made)) == 3
 
 
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'"
+)
+
+
 def test_security_headers_on_every_response(service: Service) -> None:
     client = service.client()
-    for response in (client.get("/healthz"), client.get("/nowhere"), client.get("/openapi.json")):
+    responses = (
+        client.get("/healthz"),
+        client.get("/nowhere"),
+        client.get("/openapi.json"),
+        client.get("/docs"),
+        client.post("/api/v1/users", content=b"{", headers={"content-type": "application/json"}),
+    )
+    for response in responses:
         assert response.headers["x-content-type-options"] == "nosniff"
         assert response.headers["x-frame-options"] == "DENY"
         assert response.headers["referrer-policy"]
+        assert response.headers.get_list("content-security-policy") == [CONTENT_SECURITY_POLICY]
 
 
 def test_no_cors_unless_configured(service: Service) -> None:
