@@ -2,12 +2,7 @@ import { pino } from "pino";
 
 import { loadConfig, loadDotEnv } from "../config.js";
 import { createDatabaseIfMissing } from "../db/admin.js";
-import {
-  createDatabase,
-  isDatabaseUnavailable,
-  isMissingDatabase,
-  redactedUrl,
-} from "../db/database.js";
+import { createDatabase, isDatabaseUnavailable, redactedUrl } from "../db/database.js";
 import { migrateToLatest } from "../db/migrator.js";
 import { createLogger } from "../logger.js";
 
@@ -47,16 +42,13 @@ async function migrate(): Promise<void> {
 }
 
 try {
-  try {
-    await migrate();
-  } catch (error) {
-    // Only once the server has answered: a hung server then costs one connect timeout, not two.
-    if (!isMissingDatabase(error)) throw error;
-    if (!(await createDatabaseIfMissing(config.databaseUrl, config.connectTimeoutMs))) {
-      logger.warn("could not create the database; migrating anyway");
-    }
-    await migrate();
+  // The server's maintenance database is asked first, never the missing database itself: a
+  // login to that through PgBouncer makes it back off (server_login_retry) before the database
+  // can be used. A server that does not answer fails here, after one connect timeout.
+  if (!(await createDatabaseIfMissing(config.databaseUrl, config.connectTimeoutMs))) {
+    logger.warn("could not create the database; migrating anyway");
   }
+  await migrate();
 } catch (error) {
   if (!isDatabaseUnavailable(error)) throw error;
   // One line for whoever runs `make run`: what is unreachable and why, never the password.

@@ -4,7 +4,7 @@ from datetime import timedelta
 from typing import Any, NamedTuple
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import IdempotencyKey, Task, User, utcnow
@@ -53,8 +53,19 @@ async def _stored_response(
     return CreateResponse(response["location"], response["body"], replayed=True)
 
 
+def _is_deadlock(error: OperationalError) -> bool:
+    """InnoDB's gap locks can make concurrent keyed creates deadlock (MySQL error 1213)."""
+    args = getattr(error.orig, "args", ())
+    return bool(args) and args[0] == 1213
+
+
 async def create_task(
-    session: AsyncSession, *, owner_id: int, data: TaskCreate, idempotency_key: str | None = None
+    session: AsyncSession,
+    *,
+    owner_id: int,
+    data: TaskCreate,
+    idempotency_key: str | None = None,
+    retry_on_deadlock: bool = True,
 ) -> CreateResponse:
     """Creates the task, or with a key already used replays what that create answered.
 
@@ -103,6 +114,18 @@ async def create_task(
             if stored is not None:
                 return stored
         raise OwnerNotFoundError(owner_id) from error
+    except OperationalError as error:
+        # The deadlock's loser was rolled back whole: once more finds the winner's response.
+        if idempotency_key is None or not retry_on_deadlock or not _is_deadlock(error):
+            raise
+        await session.rollback()
+        return await create_task(
+            session,
+            owner_id=owner_id,
+            data=data,
+            idempotency_key=idempotency_key,
+            retry_on_deadlock=False,
+        )
     return created
 
 

@@ -2,10 +2,10 @@
 
 libpq bounds the connect (`connect_timeout`) and the pool bounds the wait for a free
 connection, but nothing bounds a statement on a server that stopped answering: its own
-`statement_timeout` does not fire while it is hung (nor where a pooler in front drops session
-settings), and the TCP stack keeps acknowledging. A watchdog thread shuts the socket of any call that runs past
-its deadline down: libpq sees the connection end, psycopg raises OperationalError (a 503), and
-the broken connection is discarded, never handed out again.
+`statement_timeout` does not fire while it is hung (nor where a pooler in front drops
+session settings), and the TCP stack keeps acknowledging. A watchdog thread shuts the socket
+of any call that runs past its deadline down: libpq sees the connection end, psycopg raises
+OperationalError (a 503), and the broken connection is discarded, never handed out again.
 """
 
 import heapq
