@@ -38,7 +38,7 @@ export const SignUp = z.strictObject({
 export type SignUp = z.infer<typeof SignUp>;
 
 export const Credentials = z.strictObject({
-  username: z.string().min(1).max(64),
+  username: z.string().min(1).max(64).regex(WITHOUT_NUL, NUL_MESSAGE),
   password: z.string().min(1).max(128),
 });
 /** OAuth2's password flow (Swagger UI's Authorize button) sends these beside the credentials. */
