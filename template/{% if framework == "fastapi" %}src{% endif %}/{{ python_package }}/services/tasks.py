@@ -55,7 +55,7 @@ async def _stored_response(
 
 def _is_deadlock(error: OperationalError) -> bool:
     """InnoDB's gap locks can make concurrent keyed creates deadlock (MySQL error 1213)."""
-    args = getattr(error.orig, "args", ())
+    args: tuple[object, ...] = getattr(error.orig, "args", ())
     return bool(args) and args[0] == 1213
 
 
