@@ -43,8 +43,8 @@ async function migrate(): Promise<void> {
 
 try {
   // The server's maintenance database is asked first, never the missing database itself: a
-  // login to that through PgBouncer makes it back off (server_login_retry) before the database
-  // can be used. A server that does not answer fails here, after one connect timeout.
+  // pooler in front may back off from a database whose login failed, long after it exists.
+  // A server that does not answer fails here, after one connect timeout.
   if (!(await createDatabaseIfMissing(config.databaseUrl, config.connectTimeoutMs))) {
     logger.warn("could not create the database; migrating anyway");
   }
