@@ -73,15 +73,29 @@ def default_database_url(database: str, slug: str) -> str:
 
 
 def derived_names(answers: dict[str, Any]) -> dict[str, Any]:
-    """Everything the templates need beyond the raw answers, computed once."""
+    """Everything the templates need beyond the raw answers, computed once.
+
+    Templates test these names, never the raw answers: one spelling per condition.
+    """
     slug: str = answers["project_slug"]
+    framework: str = answers["framework"]
     database: str = answers["database"]
+    pooling: str = answers["pooling"] if database != "sqlite" else POOLING_FOR_EMBEDDED
     return {
         "python_package": re.sub(r"[^a-z0-9]+", "_", slug.lower()).strip("_"),
         "node_package": slug,
-        "is_python": answers["framework"] in PYTHON_FRAMEWORKS,
+        "is_fastapi": framework == "fastapi",
+        "is_django": framework == "django",
+        "is_express": framework == "express",
+        "is_python": framework in PYTHON_FRAMEWORKS,
+        "is_sqlite": database == "sqlite",
+        "is_postgresql": database == "postgresql",
+        "is_mysql": database == "mysql",
         "database_label": DATABASE_LABELS[database],
-        "uses_pool": database != "sqlite" and answers["pooling"] == "app",
+        # The three poolings of a server database; SQLite uses none of them.
+        "uses_pool": database != "sqlite" and pooling == "app",
+        "uses_pgbouncer": pooling == "pgbouncer",
+        "uses_fresh_connections": database != "sqlite" and pooling == "none",
         "default_database_url": default_database_url(database, slug),
     }
 

@@ -12,6 +12,14 @@ from harness import answers, copy_project
 
 pytestmark = pytest.mark.filterwarnings("ignore::copier.errors.DirtyLocalWarning")
 
+TEMPLATE = Path(__file__).parent.parent / "template"
+# Characters Windows refuses in a file name, and the names it reserves.
+NOT_PORTABLE = re.compile(r'[<>:"|?*\\\x00-\x1f]|[. ]$')
+WINDOWS_RESERVED = re.compile(r"^(CON|PRN|AUX|NUL|COM\d|LPT\d)(\..*)?$", re.IGNORECASE)
+# A template tests the derived names of extensions/combinations.py, never a raw answer.
+RAW_ANSWER_TEST = re.compile(r"\b(framework|database|pooling)\s*(==|!=|\bin\b)")
+JINJA_TAG = re.compile(r"\{%.*?%\}|\{\{.*?\}\}", re.DOTALL)
+
 # Jinja's delimiters as templates use them (Python's `}}` closing nested dicts is fine).
 JINJA_LEFTOVER = re.compile(r"\{\{-?\s*[\w(]|\{%-?\s|\s-?%\}|\{#")
 # What each answer brings; a project without that answer must not mention it.
@@ -46,6 +54,41 @@ def files(project: Path) -> list[Path]:
     return sorted(
         path for path in project.rglob("*") if path.is_file() and ".git" not in path.parts
     )
+
+
+def portability_problems(relative: str) -> list[str]:
+    return [
+        part
+        for part in relative.split("/")
+        if NOT_PORTABLE.search(part) or WINDOWS_RESERVED.match(part)
+    ]
+
+
+def test_template_paths_are_portable() -> None:
+    """Copier renders names from the template's own paths, so both must be valid everywhere."""
+    relative = [str(path.relative_to(TEMPLATE)) for path in TEMPLATE.rglob("*")]
+    assert [path for path in relative if portability_problems(path)] == []
+
+
+def test_templates_test_derived_names_only() -> None:
+    found = []
+    for path in TEMPLATE.rglob("*"):
+        sources = [str(path.relative_to(TEMPLATE))]
+        if path.is_file() and path.suffix == ".jinja":
+            sources.append(path.read_text())
+        for source in sources:
+            found += [
+                f"{path.relative_to(TEMPLATE)}: {tag}"
+                for tag in JINJA_TAG.findall(source)
+                if RAW_ANSWER_TEST.search(tag)
+            ]
+    assert found == []
+
+
+def test_rendered_paths_are_portable(rendered: tuple[Combination, Path]) -> None:
+    _, project = rendered
+    relative = [str(path.relative_to(project)) for path in files(project)]
+    assert [path for path in relative if portability_problems(path)] == []
 
 
 def test_no_jinja_is_left_in_paths_or_text(rendered: tuple[Combination, Path]) -> None:
