@@ -203,6 +203,42 @@ class FaultProxy:
             _close(target)
 
 
+class SilentServer:
+    """A loopback port that accepts connections and never says a word: a hung server, with the
+    time its first connection arrived (when a client's connect timeout starts to run)."""
+
+    def __init__(self) -> None:
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(128)
+        self._listener.settimeout(0.05)
+        self.port = int(self._listener.getsockname()[1])
+        self.first_accepted_at: float | None = None  # time.monotonic()
+        self._held: list[socket.socket] = []
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="silent-server", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                continue
+            if self.first_accepted_at is None:
+                self.first_accepted_at = time.monotonic()
+            self._held.append(client)
+
+    def __enter__(self) -> SilentServer:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=5)
+        for sock in [*self._held, self._listener]:
+            _close(sock)
+
+
 def _close(sock: socket.socket) -> None:
     with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_RDWR)
