@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.routing import Match
 
-from .asgi import (
+from .problems import (
     DATABASE_RETRY_AFTER_S,
     DATABASE_UNAVAILABLE,
     PROBLEM_JSON,

@@ -6,18 +6,23 @@ request.
 """
 
 import asyncio
-import json
 import logging
 import math
 import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
-from http import HTTPStatus
 from typing import Any
 
 from . import strict_json
 from .log import request_id_var
+from .problems import (
+    DATABASE_RETRY_AFTER_S,
+    DATABASE_UNAVAILABLE,
+    PROBLEM_JSON,
+    DatabaseUnavailableError,
+    problem_body,
+)
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -26,14 +31,11 @@ Send = Callable[[Message], Awaitable[None]]
 # What these wrap: a framework's application (each types it its own way) or one another.
 ASGIApp = Callable[..., Awaitable[None]]
 
-PROBLEM_JSON = "application/problem+json"
 # Request line and headers together, as counted on the wire: Node's default limit, so every
 # framework of the template answers the same request the same way.
 MAX_HEADER_BYTES = 16 * 1024
 # Where JsonBody leaves the parsed body for the framework, so it is parsed once.
 JSON_BODY_SCOPE_KEY = "app.json_body"
-DATABASE_UNAVAILABLE = "The database is unavailable, retry later"
-DATABASE_RETRY_AFTER_S = 5
 # nginx's "client closed request": the client went away before its answer was complete.
 CLIENT_CLOSED_REQUEST = 499
 logger = logging.getLogger("app.request")
@@ -51,29 +53,6 @@ _SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     ),
 )
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-
-
-class DatabaseUnavailableError(Exception):
-    """The database did not answer in time (unreachable, hung, pool exhausted, statement timed
-    out): a 503 the client may retry, not a bug's 500. Each framework maps its driver's errors
-    to this; RequestContext answers it if nothing else did."""
-
-
-def database_unavailable_headers() -> list[tuple[bytes, bytes]]:
-    return [(b"retry-after", str(DATABASE_RETRY_AFTER_S).encode())]
-
-
-def problem_body(status: int, detail: str, errors: list[dict[str, str]] | None = None) -> bytes:
-    """An RFC 9457 problem document: every error body of the service."""
-    body: dict[str, Any] = {
-        "type": "about:blank",
-        "title": HTTPStatus(status).phrase,
-        "status": status,
-        "detail": detail,
-    }
-    if errors is not None:
-        body["errors"] = errors
-    return json.dumps(body).encode()
 
 
 async def send_problem(
@@ -200,9 +179,8 @@ class RequestContext:
             logger.warning("database unavailable", exc_info=True)
             if exchange.status is not None:
                 raise
-            await send_problem(
-                exchange.send, 503, DATABASE_UNAVAILABLE, database_unavailable_headers()
-            )
+            retry_after = (b"retry-after", str(DATABASE_RETRY_AFTER_S).encode())
+            await send_problem(exchange.send, 503, DATABASE_UNAVAILABLE, [retry_after])
         except Exception as error:
             if exchange.client_gone:  # whatever the app did about its client leaving is no bug
                 logger.debug("request aborted by the client", exc_info=True)

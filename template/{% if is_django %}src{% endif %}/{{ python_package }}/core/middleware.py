@@ -6,7 +6,7 @@ from asgiref.sync import markcoroutinefunction
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from ..asgi import PROBLEM_JSON
+from ..problems import PROBLEM_JSON
 from .problems import problem
 
 GetResponse = Callable[[HttpRequest], Awaitable[HttpResponse]]

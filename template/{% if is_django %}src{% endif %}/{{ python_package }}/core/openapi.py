@@ -13,7 +13,7 @@ from ninja.openapi.schema import OpenAPISchema
 from pydantic import Field
 from pydantic.json_schema import SkipJsonSchema
 
-from ..asgi import PROBLEM_JSON
+from ..problems import PROBLEM_JSON
 
 PROBLEM_REF = "#/components/schemas/Problem"
 _RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer", "minimum": 0}}}

@@ -2,7 +2,7 @@
 
 from django.http import HttpRequest, HttpResponse
 
-from ..asgi import PROBLEM_JSON, problem_body
+from ..problems import PROBLEM_JSON, problem_body
 
 
 def problem(
