@@ -1,0 +1,163 @@
+"""Where the suite's time goes: combination by stage, with pass/fail and seconds.
+
+A pytest plugin (loaded with `-p reporting`). Every test phase is filed under its combination
+(the `[fastapi-sqlite-none]` part of its id, `-` for tests of the template itself) and a stage:
+render, setup (install, database, server start: whatever session fixtures do first), lint, test
+(the project's own), contract, faults, update, template (the rest). Installs are also recorded
+on their own through `record()`. xdist hands every test report to the controller; what workers
+`record()` they write as parts, which the controller merges into `.reports/matrix.json` and
+`.reports/matrix.md` before it prints a summary at the end of the run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPORTS = Path(__file__).parent.parent / ".reports"
+PARTS = REPORTS / "parts"
+COMBINATION_ID = re.compile(r"\[((?:fastapi|django|express)(?:-[a-z0-9]+)*)\]")
+STAGES = ("render", "setup", "install", "lint", "test", "contract", "faults", "update", "template")
+
+_rows: list[dict[str, Any]] = []
+_is_worker = False
+
+
+def record(combination: str, stage: str, seconds: float, *, passed: bool = True) -> None:
+    """Files time spent outside a test phase's own accounting (e.g. one install)."""
+    _rows.append({"combination": combination, "stage": stage, "seconds": seconds, "passed": passed})
+
+
+def _stage(nodeid: str, when: str) -> str:
+    module = nodeid.split("::")[0]
+    if module.endswith(("test_render.py", "test_questions.py")):
+        return "render"
+    if when != "call":
+        return "setup"
+    if module.endswith("test_generated.py"):
+        return "lint" if "test_lint" in nodeid else "test"
+    if module.endswith("test_faults.py"):
+        return "faults"
+    if "/contract/" in module:
+        return "contract"
+    if module.endswith("test_update.py"):
+        return "update"
+    return "template"
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _is_worker  # one process, one role
+    _is_worker = hasattr(config, "workerinput")
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if _is_worker:
+        return  # the controller gets this report too
+    if report.when == "teardown" and report.duration < 0.05 and report.passed:
+        return  # nothing to see
+    found = COMBINATION_ID.search(report.nodeid)
+    record(
+        found.group(1) if found else "-",
+        _stage(report.nodeid, report.when),
+        report.duration,
+        passed=not report.failed,
+    )
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not hasattr(session.config, "workerinput"):  # the controller, or a run without xdist
+        for part in PARTS.glob("*.json") if PARTS.exists() else []:
+            part.unlink()
+        session.config.stash[_started] = time.monotonic()
+
+
+_started = pytest.StashKey[float]()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if not _rows:
+        return
+    PARTS.mkdir(parents=True, exist_ok=True)
+    (PARTS / f"{_worker()}.json").write_text(json.dumps(_rows))
+
+
+def _merge() -> tuple[dict[tuple[str, str], dict[str, Any]], list[dict[str, Any]]]:
+    rows = [row for part in sorted(PARTS.glob("*.json")) for row in json.loads(part.read_text())]
+    cells: dict[tuple[str, str], dict[str, Any]] = defaultdict(
+        lambda: {"seconds": 0.0, "failed": 0, "count": 0}
+    )
+    for row in rows:
+        cell = cells[(row["combination"], row["stage"])]
+        cell["seconds"] += row["seconds"]
+        cell["count"] += 1
+        cell["failed"] += not row["passed"]
+    return cells, rows
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    if hasattr(config, "workerinput") or _started not in config.stash:
+        return
+    cells, _ = _merge()
+    if not cells:
+        return
+    wall = time.monotonic() - config.stash[_started]
+    combinations = sorted({combination for combination, _ in cells})
+    stages = [s for s in STAGES if any(stage == s for _, stage in cells)]
+    header = "| combination | " + " | ".join(stages) + " | total |"
+    lines = [header, "|" + " --- |" * (len(stages) + 2)]
+    for combination in combinations:
+        row, total = [], 0.0
+        for stage in stages:
+            cell = cells.get((combination, stage))
+            if cell is None:
+                row.append("")
+                continue
+            total += cell["seconds"]
+            mark = f" ✗{cell['failed']}" if cell["failed"] else ""
+            row.append(f"{cell['seconds']:.0f}{mark}")
+        lines.append(f"| {combination} | " + " | ".join(row) + f" | {total:.0f} |")
+    per_stage = {
+        stage: sum(c["seconds"] for (_, s), c in cells.items() if s == stage) for stage in stages
+    }
+    worker_seconds = sum(per_stage.values())
+    failed = [f"{c} / {s}" for (c, s), cell in sorted(cells.items()) if cell["failed"]]
+    summary = [
+        f"wall {wall:.0f} s; {worker_seconds:.0f} worker-seconds in test phases",
+        "worker-seconds per stage: "
+        + ", ".join(f"{stage} {seconds:.0f}" for stage, seconds in per_stage.items()),
+        "failed: " + (", ".join(failed) if failed else "none"),
+    ]
+    REPORTS.mkdir(exist_ok=True)
+    (REPORTS / "matrix.md").write_text(
+        "# Test matrix: seconds per combination and stage (✗n: failed phases)\n\n"
+        + "\n".join(lines)
+        + "\n\n"
+        + "\n".join(f"- {line}" for line in summary)
+        + "\n"
+    )
+    (REPORTS / "matrix.json").write_text(
+        json.dumps(
+            {
+                "wall_seconds": wall,
+                "stages": per_stage,
+                "cells": [
+                    {"combination": c, "stage": s, **cell} for (c, s), cell in sorted(cells.items())
+                ],
+            },
+            indent=2,
+        )
+    )
+    terminalreporter.section("where the time went (.reports/matrix.md)")
+    for line in [*lines, "", *summary]:
+        terminalreporter.write_line(line)
