@@ -24,6 +24,128 @@ DATABASE_LABELS = {"sqlite": "SQLite", "postgresql": "PostgreSQL", "mysql": "MyS
 
 # Pooling is a question for server databases only; SQLite runs in-process.
 POOLING_FOR_EMBEDDED = "none"
+# What DATABASE_URL looks like for each database, in every framework.
+DATABASE_URL_FORMS = {
+    "sqlite": "sqlite:///./var/app.db",
+    "postgresql": "postgresql://user:password@host:5432/name",
+    "mysql": "mysql://user:password@host:3306/name",
+}
+
+
+class MakeVerb(NamedTuple):
+    """A Makefile verb, worded once for its help, the README and the after-copy message."""
+
+    name: str
+    does: str
+    arguments: str = ""  # what the verb needs on the command line
+
+    @property
+    def usage(self) -> str:
+        return f"make {self.name} {self.arguments}".rstrip()
+
+    @property
+    def help(self) -> str:
+        return f"{self.does}: {self.usage}" if self.arguments else self.does
+
+
+# What `make migration` really does: only the Python frameworks read the models.
+MIGRATION_DOES = {
+    "fastapi": "autogenerates an Alembic revision from the models' difference with the migrated"
+    " database",
+    "django": "generates a migration from the models' changes (makemigrations)",
+    "express": "writes an empty Kysely migration to fill in, in src/db/migrations",
+}
+
+
+def make_verbs(framework: str) -> tuple[MakeVerb, ...]:
+    """The contract's verbs, in the order `make help` lists them."""
+    migrate = "applies pending migrations, creating the database if it is missing"
+    if framework == "express":
+        migrate = f"builds with tsc, then {migrate}"
+    return (
+        MakeVerb("help", "lists these verbs"),
+        MakeVerb("install", "creates the environment from nothing"),
+        MakeVerb(
+            "dev", "applies pending migrations, then serves with auto-reload and readable logs"
+        ),
+        MakeVerb("run", "applies pending migrations, then serves until SIGTERM"),
+        MakeVerb(
+            "test", "runs the tests against DATABASE_URL (a temporary SQLite database when unset)"
+        ),
+        MakeVerb("lint", "runs the linter, the formatter check and the type checker, all strict"),
+        MakeVerb("format", "formats and fixes in place"),
+        MakeVerb("migrate", migrate),
+        MakeVerb("migration", MIGRATION_DOES[framework], 'name="what it changes"'),
+    )
+
+
+class Setting(NamedTuple):
+    """An environment variable: the same name and default in every framework."""
+
+    name: str
+    default: str  # as `.env` spells it; empty means unset
+
+
+class SettingGroup(NamedTuple):
+    """Variables that share one explanation, in `.env.example` and in the README's table."""
+
+    settings: tuple[Setting, ...]
+    meaning: str
+    when: str = ""  # a derived name that must be true for these variables to exist
+    starts_section: bool = False  # `.env.example` puts a blank line before it
+
+
+# Every setting the service reads, once; settings.py and config.ts must match (tests/test_docs.py).
+# DATABASE_URL's meaning and example depend on the database: see environment().
+ENVIRONMENT = (
+    SettingGroup(
+        (Setting("APP_ENV", "development"),),
+        "development, test or production; production refuses to start with the default JWT secret.",
+    ),
+    SettingGroup((Setting("HOST", "127.0.0.1"), Setting("PORT", "8000")), "HTTP listener."),
+    # Explained for the chosen database by environment().
+    SettingGroup((Setting("DATABASE_URL", DATABASE_URL_FORMS["sqlite"]),), "", starts_section=True),
+    SettingGroup(
+        (
+            Setting("DB_POOL_SIZE", "10"),
+            Setting("DB_POOL_MAX_OVERFLOW", "10"),
+            Setting("DB_POOL_TIMEOUT_S", "30"),
+            Setting("DB_POOL_RECYCLE_S", "1800"),
+        ),
+        "In-process pool: connections kept open, overflow above that, wait for a free one,"
+        " recycle age.",
+        when="uses_pool",
+    ),
+    SettingGroup(
+        (Setting("DB_CONNECT_TIMEOUT_S", "5"), Setting("DB_STATEMENT_TIMEOUT_MS", "30000")),
+        "No request waits forever on the database.",
+    ),
+    SettingGroup(
+        (Setting("JWT_SECRET", "change-me"), Setting("JWT_TTL_S", "3600")),
+        "HS256 signing key for access tokens (at least 32 random characters in production), and"
+        " their lifetime.",
+        starts_section=True,
+    ),
+    SettingGroup((Setting("ALLOW_SIGNUP", "true"),), "Open registration at POST /api/v1/users."),
+    SettingGroup(
+        (Setting("LOG_LEVEL", "info"), Setting("LOG_FORMAT", "")),
+        "debug, info, warning, error or critical; console (readable) or json (default outside"
+        " development).",
+        starts_section=True,
+    ),
+    SettingGroup(
+        (Setting("CORS_ORIGINS", ""),),
+        "Comma-separated origins allowed by CORS; empty allows none.",
+    ),
+    SettingGroup(
+        (Setting("RATE_LIMIT_PER_MINUTE", "600"),),
+        "Requests per minute per client address on /api/; 0 turns the limit off.",
+    ),
+    SettingGroup((Setting("MAX_BODY_BYTES", "1048576"),), "Larger request bodies get 413."),
+    SettingGroup(
+        (Setting("SHUTDOWN_GRACE_S", "10"),), "Seconds in-flight requests get after SIGTERM."
+    ),
+)
 
 
 class Combination(NamedTuple):
@@ -66,10 +188,31 @@ def valid_combinations() -> list[Combination]:
 def default_database_url(database: str, slug: str) -> str:
     name = slug.replace("-", "_")
     return {
-        "sqlite": "sqlite:///./var/app.db",
+        "sqlite": DATABASE_URL_FORMS["sqlite"],
         "postgresql": f"postgresql://postgres@127.0.0.1:5432/{name}",
         "mysql": f"mysql://root@127.0.0.1:3306/{name}",
     }[database]
+
+
+def database_url_meaning(database: str) -> str:
+    meaning = "One URL form whatever the framework; the service maps it to its driver."
+    if database == "sqlite":
+        return meaning
+    return (
+        f"{meaning} SQLite is always accepted (tests fall back to it);"
+        f" {DATABASE_LABELS[database]}: {DATABASE_URL_FORMS[database]}."
+    )
+
+
+def environment(flags: dict[str, Any], database: str) -> list[SettingGroup]:
+    """The settings a service with these flags reads, DATABASE_URL explained for its database."""
+    return [
+        group._replace(meaning=database_url_meaning(database))
+        if group.settings[0].name == "DATABASE_URL"
+        else group
+        for group in ENVIRONMENT
+        if not group.when or flags[group.when]
+    ]
 
 
 def derived_names(answers: dict[str, Any]) -> dict[str, Any]:
@@ -81,7 +224,7 @@ def derived_names(answers: dict[str, Any]) -> dict[str, Any]:
     framework: str = answers["framework"]
     database: str = answers["database"]
     pooling: str = answers["pooling"] if database != "sqlite" else POOLING_FOR_EMBEDDED
-    return {
+    names = {
         "python_package": re.sub(r"[^a-z0-9]+", "_", slug.lower()).strip("_"),
         "node_package": slug,
         "is_fastapi": framework == "fastapi",
@@ -97,7 +240,11 @@ def derived_names(answers: dict[str, Any]) -> dict[str, Any]:
         "uses_pgbouncer": pooling == "pgbouncer",
         "uses_fresh_connections": database != "sqlite" and pooling == "none",
         "default_database_url": default_database_url(database, slug),
+        "database_url_form": DATABASE_URL_FORMS[database],
+        "make_verbs": {verb.name: verb for verb in make_verbs(framework)},
     }
+    names["environment"] = environment(names, database)
+    return names
 
 
 class TemplateGlobals(Extension):

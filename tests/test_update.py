@@ -14,13 +14,18 @@ from pathlib import Path
 import pytest
 from combinations import FRAMEWORKS
 from copier import run_copy, run_update
-from harness import ROOT, ensure_node_prebuilds, run
+from support.commands import run
+from support.node import ensure_node_prebuilds
+from support.projects import ROOT
 
 pytestmark = pytest.mark.filterwarnings("ignore::copier.errors.DirtyLocalWarning")
 
-# The change 1.0.0 -> 1.1.0 that the updates bring: a line of the generated .env.example.
-OLD_LINE = "# Larger request bodies get 413."
-NEW_LINE = "# Larger request bodies are refused with 413 before they are read."
+# The change 1.0.0 -> 1.1.0 that the updates bring: a line of the generated .env.example,
+# whose text is in extensions/combinations.py.
+OLD_HELP = "Larger request bodies get 413."
+NEW_HELP = "Larger request bodies are refused with 413 before they are read."
+OLD_LINE = f"# {OLD_HELP}"
+NEW_LINE = f"# {NEW_HELP}"
 README_EDIT = "Our team's notes: deploys go through the blue pipeline.\n"
 USER_MODULE = {
     "fastapi": "src/my_service/routers/reports.py",
@@ -56,13 +61,13 @@ def releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
             shutil.copytree(source, repository / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy(source, repository / name)
-    env_example = repository / "template" / ".env.example.jinja"
-    current = env_example.read_text()
-    assert OLD_LINE in current
+    settings = repository / "extensions" / "combinations.py"
+    current = settings.read_text()
+    assert OLD_HELP in current
     git(repository, "init", "-q")
     commit_all(repository, "release 1.0.0")
     git(repository, "tag", "1.0.0")
-    env_example.write_text(current.replace(OLD_LINE, NEW_LINE))
+    settings.write_text(current.replace(OLD_HELP, NEW_HELP))
     commit_all(repository, "release 1.1.0: clearer MAX_BODY_BYTES help")
     git(repository, "tag", "1.1.0")
     return repository
