@@ -1,51 +1,26 @@
-import asyncio
 import hashlib
 import json
-import logging
 import re
-from collections.abc import Coroutine
-from typing import Annotated, Any
+from typing import Annotated
 
-from asgiref.sync import ThreadSensitiveContext, sync_to_async
-from django.db import connections
 from django.http import HttpRequest, HttpResponse
 from ninja import Router
 from ninja.errors import HttpError, ValidationError
 from pydantic import Field
 
 from ..accounts.tokens import BearerToken, caller_id, ensure_caller_exists
+from ..core.background import run_in_background
 from . import selectors, services
 from .models import Task
 from .schemas import TaskCreate, TaskOut, TaskPage, TaskStatusFilter, TaskUpdate
 from .signals import task_created
 
-logger = logging.getLogger(__name__)
 router = Router(tags=["tasks"], auth=BearerToken())
 
-# Ids outside the column's range cannot exist: refuse them before they reach the database.
 # Printable ASCII; HTTP would strip a space at either end, so a key cannot have one there.
 IDEMPOTENCY_KEY = re.compile(r"[!-~](?:[ -~]{0,253}[!-~])?")
+# Ids outside the column's range cannot exist: refuse them before they reach the database.
 TaskId = Annotated[int, Field(ge=1, le=2**31 - 1)]
-# Background work in flight: kept referenced so it is not garbage-collected mid-way.
-_background: set[asyncio.Task[Any]] = set()
-
-
-async def _run_detached(coroutine: Coroutine[Any, Any, Any]) -> None:
-    # Its own thread context and connections, closed when done: the request's are gone.
-    async with ThreadSensitiveContext():
-        try:
-            await coroutine
-        except Exception:
-            logger.exception("background work failed")
-        finally:
-            await sync_to_async(connections.close_all)()
-
-
-def _in_background(coroutine: Coroutine[Any, Any, Any]) -> None:
-    """Runs after the response is on its way: never delays it."""
-    job = asyncio.create_task(_run_detached(coroutine))
-    _background.add(job)
-    job.add_done_callback(_background.discard)
 
 
 async def _owned_task(request: HttpRequest, task_id: int) -> Task:
@@ -102,7 +77,7 @@ async def create_task(request: HttpRequest, response: HttpResponse, data: TaskCr
     if replayed:
         response["Idempotent-Replayed"] = "true"
     else:
-        _in_background(task_created.asend(sender=Task, task=task))
+        run_in_background(task_created.asend(sender=Task, task=task))
     return task
 
 
@@ -153,10 +128,11 @@ async def read_task(request: HttpRequest, task_id: TaskId) -> TaskOut:
 @router.patch("/{task_id}", response=TaskOut)
 async def update_task(request: HttpRequest, task_id: TaskId, data: TaskUpdate) -> TaskOut:
     task = await _owned_task(request, task_id)
-    updated = await services.task_update(task, data.model_dump(exclude_unset=True))
+    # Only the fields sent: the schema forbids others, the service has no parameter for them.
+    updated = await services.task_update(task=task, **data.model_dump(exclude_unset=True))
     return TaskOut.model_validate(updated, from_attributes=True)
 
 
 @router.delete("/{task_id}", response={204: None})
 async def delete_task(request: HttpRequest, task_id: TaskId) -> None:
-    await services.task_delete(await _owned_task(request, task_id))
+    await services.task_delete(task=await _owned_task(request, task_id))
