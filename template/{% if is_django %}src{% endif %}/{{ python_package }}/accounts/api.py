@@ -30,7 +30,7 @@ async def sign_up(request: HttpRequest, data: Credentials) -> Status[UserOut]:
 
 @users_router.get("/me", response=UserOut, auth=BearerToken())
 async def read_me(request: HttpRequest) -> UserOut:
-    user = await selectors.user_get(caller_id(request))
+    user = await selectors.user_get(user_id=caller_id(request))
     if user is None:  # the token outlived its user
         raise HttpError(401, "The token's user no longer exists")
     return UserOut.model_validate(user, from_attributes=True)

@@ -6,11 +6,11 @@ from django.contrib.auth.hashers import make_password
 from .models import User
 
 
-async def user_get(user_id: int) -> User | None:
+async def user_get(*, user_id: int) -> User | None:
     return await User.objects.filter(id=user_id).afirst()
 
 
-async def user_exists(user_id: int) -> bool:
+async def user_exists(*, user_id: int) -> bool:
     return await User.objects.filter(id=user_id).aexists()
 
 

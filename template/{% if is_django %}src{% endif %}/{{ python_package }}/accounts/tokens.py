@@ -28,7 +28,7 @@ def caller_id(request: HttpRequest) -> int:
 async def ensure_caller_exists(request: HttpRequest) -> None:
     """A valid token can outlive its user: 401 then. Checked only when a read found nothing
     (or a write hit the missing foreign key), so the happy path costs no extra query."""
-    if not await user_exists(caller_id(request)):
+    if not await user_exists(user_id=caller_id(request)):
         raise HttpError(401, "The token's user no longer exists")
 
 

@@ -1,6 +1,7 @@
 """Writes; the view schedules the task_created signal once the task is saved."""
 
 from datetime import timedelta
+from enum import Enum
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -8,7 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .models import IdempotencyKey, Task
-from .schemas import TaskOut
+from .schemas import TaskOut, TaskStatus
 
 IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
 
@@ -71,16 +72,41 @@ def _task_json(task: Task) -> dict[str, Any]:
     return TaskOut.model_validate(task, from_attributes=True).model_dump(mode="json")
 
 
+class Unchanged(Enum):
+    """The default of a field an update leaves alone: None is a value (it clears the
+    description), so it cannot mean "not given"."""
+
+    UNCHANGED = "unchanged"
+
+
+UNCHANGED = Unchanged.UNCHANGED
+
+
 @sync_to_async
-def task_update(task: Task, changes: dict[str, Any]) -> Task:
-    for field, value in changes.items():
-        setattr(task, field, value)
+def task_update(
+    *,
+    task: Task,
+    title: str | Unchanged = UNCHANGED,
+    description: str | Unchanged | None = UNCHANGED,
+    status: TaskStatus | Unchanged = UNCHANGED,
+) -> Task:
+    """Changes the fields given, and only those (an owner is never one of them)."""
+    changed = ["updated_at"]
+    if title is not UNCHANGED:
+        task.title = title
+        changed.append("title")
+    if description is not UNCHANGED:
+        task.description = description
+        changed.append("description")
+    if status is not UNCHANGED:
+        task.status = status
+        changed.append("status")
     with transaction.atomic():
-        task.save(update_fields=[*changes, "updated_at"])
+        task.save(update_fields=changed)
     return task
 
 
 @sync_to_async
-def task_delete(task: Task) -> None:
+def task_delete(*, task: Task) -> None:
     with transaction.atomic():
         task.delete()
