@@ -1,20 +1,45 @@
-"""Fixtures shared by every template test; the machinery lives in harness.py."""
+"""Fixtures shared by every template test, and the check of what the machine must provide.
+The machinery lives in the support package."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from harness import (
-    NODE_PREBUILDS,
-    NODE_PREBUILDS_SETTING,
-    PGBOUNCER_BINARY,
-    Databases,
-    PgBouncer,
-    Projects,
-)
+from support.databases import Databases
+from support.node import NODE_PREBUILDS, NODE_PREBUILDS_SETTING
+from support.pgbouncer import PgBouncer
+from support.prerequisites import missing
+from support.projects import Projects
+
+_CHECKED = pytest.StashKey[bool]()
+
+
+def _stop_if_missing(config: pytest.Config, nodeids: Iterable[str]) -> None:
+    """Before the first test runs: one line that names what the machine lacks."""
+    if config.stash.get(_CHECKED, False) or config.option.collectonly:
+        return
+    config.stash[_CHECKED] = True
+    if problems := missing(nodeids):
+        pytest.exit(
+            f"missing: {'; '.join(problems)}",
+            returncode=pytest.ExitCode.USAGE_ERROR,
+        )
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # xdist workers leave the check to their controller: an exit in a worker is a crash.
+    if not hasattr(session.config, "workerinput"):
+        _stop_if_missing(session.config, (item.nodeid for item in session.items))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
+    """Under xdist the controller collects nothing: it checks the first worker's collection."""
+    _stop_if_missing(node.config, ids)
 
 
 @pytest.fixture(scope="session")
@@ -41,8 +66,6 @@ def tool_env() -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def pgbouncer() -> Iterator[PgBouncer]:
-    if not Path(PGBOUNCER_BINARY).exists():
-        pytest.fail("pgbouncer is not installed: .ci/run installs Debian's pgbouncer package")
     bouncer = PgBouncer()
     yield bouncer
     bouncer.stop()

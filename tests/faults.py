@@ -19,8 +19,8 @@ from pathlib import Path
 from types import TracebackType
 from urllib.parse import urlsplit, urlunsplit
 
-from blackbox import children_by_pid
-from harness import MYSQL, POSTGRES
+from support.blackbox import children_by_pid
+from support.databases import MYSQL, POSTGRES
 
 _CHUNK = 65536
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 from combinations import Combination
-from harness import Databases, Projects, combination_params, run
+from support.commands import run
+from support.databases import Databases
+from support.projects import Projects, combination_params
 
 pytestmark = pytest.mark.slow
 

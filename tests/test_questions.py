@@ -13,7 +13,7 @@ from combinations import (
     combination_error,
     valid_combinations,
 )
-from harness import answers, copy_project
+from support.projects import answers, copy_project
 
 pytestmark = pytest.mark.filterwarnings("ignore::copier.errors.DirtyLocalWarning")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 from combinations import Combination, valid_combinations
-from harness import answers, copy_project
+from support.projects import answers, copy_project
 
 pytestmark = pytest.mark.filterwarnings("ignore::copier.errors.DirtyLocalWarning")
 

@@ -11,9 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from blackbox import Service
 from combinations import Combination
-from harness import Databases, Projects, combination_params
+from support.blackbox import Service
+from support.databases import Databases
+from support.projects import Projects, combination_params
 
 
 def _instance(project: Path, env: dict[str, str], name: str) -> Iterator[Service]:

@@ -2,9 +2,9 @@
 
 import time
 
-from blackbox import Service
 from combinations import Combination
-from harness import Projects
+from support.blackbox import Service
+from support.projects import Projects
 
 
 def test_make_dev_serves_readable_logs(

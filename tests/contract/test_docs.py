@@ -8,7 +8,7 @@ import subprocess
 import tempfile
 
 import pytest
-from blackbox import Service
+from support.blackbox import Service
 
 pytestmark = pytest.mark.slow
 

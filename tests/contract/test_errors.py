@@ -1,28 +1,8 @@
 """Contract: every error is RFC 9457 problem+json, and nothing internal leaks."""
 
-from typing import Any
 
-import httpx
 import pytest
-from blackbox import Service, bearer
-
-PROBLEM_KEYS = {"type", "title", "status", "detail"}
-
-
-def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    problem = response.json()
-    assert set(problem) >= PROBLEM_KEYS
-    assert problem["status"] == status
-    assert isinstance(problem["title"], str)
-    assert problem["title"]
-    assert isinstance(problem["detail"], str)
-    assert "Traceback" not in response.text
-    # Errors are responses like any other: request id and security headers included.
-    assert response.headers["x-request-id"]
-    assert response.headers["x-content-type-options"] == "nosniff"
-    return problem
+from support.blackbox import PROBLEM_KEYS, Service, assert_problem, bearer
 
 
 def test_malformed_json_is_a_bad_request(service: Service) -> None:

@@ -27,7 +27,6 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from blackbox import Service, bearer
 from combinations import Combination
 from faults import (
     FaultProxy,
@@ -38,7 +37,9 @@ from faults import (
     task_titles,
     tree_rss_kib,
 )
-from harness import Databases, Projects
+from support.blackbox import Service, bearer
+from support.databases import Databases
+from support.projects import Projects
 
 pytestmark = pytest.mark.slow
 

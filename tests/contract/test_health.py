@@ -1,6 +1,6 @@
 """Contract: GET /healthz and GET /readyz."""
 
-from blackbox import Service
+from support.blackbox import Service
 
 
 def test_liveness(service: Service) -> None:

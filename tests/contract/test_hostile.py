@@ -15,8 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from blackbox import Service, bearer
-from test_errors import assert_problem
+from support.blackbox import Service, assert_problem, bearer
 
 TASKS = "/api/v1/tasks"
 JSON = {"content-type": "application/json"}

@@ -2,7 +2,7 @@
 
 import re
 
-from blackbox import Service
+from support.blackbox import Service
 
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 

@@ -7,8 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from blackbox import Service, bearer
-from test_errors import assert_problem
+from support.blackbox import Service, assert_problem, bearer
 
 TASKS = "/api/v1/tasks"
 

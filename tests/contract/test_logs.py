@@ -4,7 +4,7 @@ import secrets
 import socket
 import time
 
-from blackbox import PASSWORD, Service, bearer
+from support.blackbox import PASSWORD, Service, bearer
 
 
 def wait_for_line(service: Service, **fields: object) -> dict[str, object]:

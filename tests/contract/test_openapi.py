@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from blackbox import Service, bearer
 from combinations import Combination
-from harness import Projects
+from support.blackbox import Service, bearer
+from support.projects import Projects
 
 pytestmark = pytest.mark.slow
 

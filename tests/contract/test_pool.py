@@ -12,9 +12,10 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from blackbox import Service, bearer
 from combinations import Combination
-from harness import Databases, Projects
+from support.blackbox import Service, bearer
+from support.databases import Databases
+from support.projects import Projects
 
 POOL_SIZE, MAX_OVERFLOW = 3, 2
 CLIENTS = 32

@@ -6,9 +6,9 @@ import signal
 import socket
 import time
 
-from blackbox import Service
 from combinations import Combination
-from harness import Projects
+from support.blackbox import Service
+from support.projects import Projects
 
 
 def test_sigterm_drains_in_flight_requests_and_exits_zero(

@@ -5,7 +5,7 @@ from typing import Any
 
 import httpx
 import pytest
-from blackbox import Service, bearer
+from support.blackbox import Service, bearer
 
 TASKS = "/api/v1/tasks"
 RFC3339_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|\+00:00)$")

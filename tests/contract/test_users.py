@@ -3,7 +3,7 @@
 import re
 
 import pytest
-from blackbox import PASSWORD, Service, bearer, sign_up
+from support.blackbox import PASSWORD, Service, bearer, sign_up
 
 RFC3339_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|\+00:00)$")
 

@@ -17,10 +17,12 @@ from typing import Any
 
 import httpx
 import pytest
-from harness import free_port
+
+from support.commands import free_port
 
 STARTUP_TIMEOUT_S = 120
 PASSWORD = "correct horse battery"
+PROBLEM_KEYS = {"type", "title", "status", "detail"}
 
 
 def children_by_pid() -> dict[int, list[int]]:
@@ -141,3 +143,20 @@ def bearer(client: httpx.Client, username: str | None = None) -> dict[str, str]:
     )
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
+    """An RFC 9457 problem+json error with `status`, and nothing internal in it."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert set(problem) >= PROBLEM_KEYS
+    assert problem["status"] == status
+    assert isinstance(problem["title"], str)
+    assert problem["title"]
+    assert isinstance(problem["detail"], str)
+    assert "Traceback" not in response.text
+    # Errors are responses like any other: request id and security headers included.
+    assert response.headers["x-request-id"]
+    assert response.headers["x-content-type-options"] == "nosniff"
+    return problem

@@ -1,0 +1,60 @@
+"""better-sqlite3 binaries built once per machine, so Express installs need no compiler run.
+
+better-sqlite3 has no reachable prebuilt binary here and compiles for about a minute per
+install. Built once (per machine, keyed by version and Node ABI) in prebuild-install's own
+format, every install takes it from here through an npm setting.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import tarfile
+import tempfile
+from pathlib import Path
+
+from support.commands import output, run
+
+NODE_PREBUILDS = Path.home() / ".cache" / "backend-service-template" / "node-prebuilds"
+NODE_PREBUILDS_SETTING = "npm_config_better_sqlite3_local_prebuilds"
+
+
+def _node(expression: str) -> str:
+    return output(["node", "-p", expression]).strip()
+
+
+def _newest_version(spec: str, env: dict[str, str]) -> str:
+    """The version npm installs for `better-sqlite3@spec`: the highest release in range."""
+    found = json.loads(output(["npm", "view", f"better-sqlite3@{spec}", "version", "--json"], env))
+    versions = found if isinstance(found, list) else [found]
+    return max(versions, key=lambda version: tuple(int(part) for part in version.split(".")))
+
+
+def ensure_node_prebuilds(project: Path, env: dict[str, str]) -> None:
+    """Builds the better-sqlite3 binary that `project` will install, unless it is built."""
+    spec = json.loads((project / "package.json").read_text())["dependencies"]["better-sqlite3"]
+    version = _newest_version(spec, env)
+    target = NODE_PREBUILDS / (
+        f"better-sqlite3-v{version}-node-v{_node('process.versions.modules')}-"
+        f"{_node('process.platform')}-{_node('process.arch')}.tar.gz"
+    )
+    NODE_PREBUILDS.mkdir(parents=True, exist_ok=True)
+    # One build for all xdist workers: the others wait for it.
+    with (NODE_PREBUILDS / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if target.exists():
+            return
+        with tempfile.TemporaryDirectory(prefix="better-sqlite3-") as scratch:
+            build = Path(scratch)
+            (build / "package.json").write_text('{"private": true}')
+            run(
+                ["npm", "install", "--no-audit", "--no-fund", f"better-sqlite3@{version}"],
+                cwd=build,
+                env={k: v for k, v in env.items() if k != NODE_PREBUILDS_SETTING},
+            )
+            package = build / "node_modules" / "better-sqlite3"
+            partial = target.with_suffix(".partial")
+            with tarfile.open(partial, "w:gz") as archive:
+                name = "build/Release/better_sqlite3.node"
+                archive.add(package / name, arcname=name)
+            partial.rename(target)

@@ -1,0 +1,66 @@
+"""Answers, rendered projects, and projects installed once per combination and worker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from combinations import Combination, valid_combinations
+from copier import run_copy
+
+from support.commands import run
+from support.node import ensure_node_prebuilds
+
+ROOT = Path(__file__).resolve().parents[2]
+COMBINATIONS = valid_combinations()
+
+
+def combination_params(combinations: list[Combination] = COMBINATIONS) -> list[object]:
+    """One param per combination; its tests share a worker, so its project is built once."""
+    return [
+        pytest.param(combination, id=combination.id, marks=pytest.mark.xdist_group(combination.id))
+        for combination in combinations
+    ]
+
+
+def answers(combination: Combination, **extra: str) -> dict[str, str]:
+    data = {"framework": combination.framework, "database": combination.database, **extra}
+    if combination.database != "sqlite":
+        data["pooling"] = combination.pooling
+    return data
+
+
+def copy_project(template: Path, destination: Path, **data: str) -> Path:
+    """`copier copy` as the tests use it: defaults for what `data` leaves out, trusted."""
+    run_copy(
+        str(template),
+        destination,
+        data=data,
+        defaults=True,
+        unsafe=True,
+        quiet=True,
+        vcs_ref="HEAD",
+    )
+    return destination
+
+
+class Projects:
+    """Generated projects, rendered and installed once per combination and worker."""
+
+    def __init__(self, template: Path, workdir: Path, env: dict[str, str]) -> None:
+        self.template = template
+        self.workdir = workdir
+        self.env = env
+        self._installed: dict[Combination, Path] = {}
+
+    def render(self, combination: Combination, destination: Path) -> Path:
+        return copy_project(self.template, destination, **answers(combination))
+
+    def installed(self, combination: Combination) -> Path:
+        if combination not in self._installed:
+            project = self.render(combination, self.workdir / combination.id)
+            if combination.framework == "express":
+                ensure_node_prebuilds(project, self.env)
+            run(["make", "install"], cwd=project, env=self.env)
+            self._installed[combination] = project
+        return self._installed[combination]
