@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.routing import Match
 
+from .db import is_unavailable
 from .problems import (
     DATABASE_RETRY_AFTER_S,
     DATABASE_UNAVAILABLE,
@@ -19,7 +20,6 @@ from .problems import (
     DatabaseUnavailableError,
     problem_body,
 )
-from .db import is_unavailable
 from .schemas import Problem
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
@@ -47,7 +47,7 @@ def problem_response(status: int) -> dict[str, Any]:
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for the errors an operation answers beyond the baseline (see openapi)."""
+    """OpenAPI entries for an operation's errors beyond the baseline that document_errors adds."""
     return {status: problem_response(status) for status in statuses}
 
 
