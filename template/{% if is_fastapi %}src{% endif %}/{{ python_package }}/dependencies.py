@@ -20,7 +20,8 @@ _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
-async def get_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
+    """The settings the app was created with (tests create apps with their own)."""
     settings: Settings = request.app.state.settings
     return settings
 
@@ -31,7 +32,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 # scope="function": the connection goes back to the pool when the endpoint returns, not after
 # the response is sent and background work is done.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

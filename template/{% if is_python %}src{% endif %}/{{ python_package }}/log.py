@@ -76,7 +76,7 @@ def configure_logging(level: str, log_format: Literal["console", "json"]) -> Non
     root.setLevel(level.upper())
     # aiosqlite logs every statement with its parameters at DEBUG: password hashes among them.
     logging.getLogger("aiosqlite").setLevel(logging.INFO)
-    # One line per request comes from our middleware; uvicorn's own access log would double it.
+    # RequestContext (asgi.py) logs one line per request; uvicorn's access log would double it.
     logging.getLogger("uvicorn.access").disabled = True
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers.clear()
