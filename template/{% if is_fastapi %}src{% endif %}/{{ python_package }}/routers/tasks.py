@@ -134,7 +134,16 @@ async def read_task(task: OwnedTask) -> TaskOut:
 
 @router.patch("/{task_id}")
 async def update_task(task: OwnedTask, changes: TaskUpdate, session: SessionDep) -> TaskOut:
-    return TaskOut.model_validate(await service.update_task(session, task, changes))
+    # Left out and null differ for the description only: null clears it.
+    given = changes.model_fields_set
+    updated = await service.update_task(
+        session,
+        task=task,
+        title=changes.title,
+        description=changes.description if "description" in given else service.UNCHANGED,
+        status=changes.status,
+    )
+    return TaskOut.model_validate(updated)
 
 
 @router.delete("/{task_id}", status_code=204)

@@ -1,17 +1,27 @@
 import hashlib
 import json
 from datetime import timedelta
+from enum import Enum
 from typing import Any, NamedTuple
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..models import IdempotencyKey, Task, User, utcnow
-from ..schemas import TaskCreate, TaskOut, TaskUpdate
+from ..models import IdempotencyKey, Task, TaskStatus, User, utcnow
+from ..schemas import TaskCreate, TaskOut
 
 # How long a create's response is replayed for its idempotency key.
 IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
+
+
+class Unchanged(Enum):
+    """A field an update leaves as it is, where None is a value it may be set to."""
+
+    UNCHANGED = "unchanged"
+
+
+UNCHANGED = Unchanged.UNCHANGED
 
 
 class OwnerNotFoundError(Exception):
@@ -155,9 +165,22 @@ async def list_tasks(
     return list(rows), total or 0
 
 
-async def update_task(session: AsyncSession, task: Task, changes: TaskUpdate) -> Task:
-    for field, value in changes.model_dump(exclude_unset=True).items():
-        setattr(task, field, value)
+async def update_task(
+    session: AsyncSession,
+    *,
+    task: Task,
+    title: str | None = None,
+    description: str | Unchanged | None = UNCHANGED,
+    status: TaskStatus | None = None,
+) -> Task:
+    """Writes the fields given, and only these: title and status are never null, so None
+    leaves them as they are; a description of None clears it."""
+    if title is not None:
+        task.title = title
+    if description is not UNCHANGED:
+        task.description = description
+    if status is not None:
+        task.status = status
     task.updated_at = utcnow()
     await session.commit()
     return task
