@@ -6,111 +6,47 @@ type Io = "input" | "output";
 type JsonSchema = Record<string, unknown>;
 
 /** Named schemas: requests as clients send them (input), responses as the service writes them. */
-const COMPONENTS: Record<string, [z.ZodType, Io]> = {
-  SignUp: [schemas.SignUp, "input"],
-  Credentials: [schemas.Credentials, "input"],
-  CredentialsForm: [schemas.CredentialsForm, "input"],
-  TaskCreate: [schemas.TaskCreate, "input"],
-  TaskUpdate: [schemas.TaskUpdate, "input"],
-  User: [schemas.User, "output"],
-  Token: [schemas.Token, "output"],
-  Task: [schemas.Task, "output"],
-  TaskPage: [schemas.TaskPage, "output"],
-  Health: [schemas.Health, "output"],
-  Problem: [schemas.Problem, "output"],
-};
-type Component = keyof typeof COMPONENTS;
+const COMPONENTS = new Map<z.ZodType, [name: string, io: Io]>([
+  [schemas.SignUp, ["SignUp", "input"]],
+  [schemas.Credentials, ["Credentials", "input"]],
+  [schemas.CredentialsForm, ["CredentialsForm", "input"]],
+  [schemas.TaskCreate, ["TaskCreate", "input"]],
+  [schemas.TaskUpdate, ["TaskUpdate", "input"]],
+  [schemas.User, ["User", "output"]],
+  [schemas.Token, ["Token", "output"]],
+  [schemas.Task, ["Task", "output"]],
+  [schemas.TaskPage, ["TaskPage", "output"]],
+  [schemas.Health, ["Health", "output"]],
+  [schemas.Problem, ["Problem", "output"]],
+]);
 
-interface Operation {
+/** What the document says of one operation, declared by the router that routes it. */
+export interface Operation {
   summary: string;
-  tag: string;
+  /** Behind `authenticate`: a bearer token, or 401. */
   secured?: boolean;
-  body?: Component;
-  form?: Component;
-  idempotent?: boolean;
+  /** The JSON body's schema; `form` when it may come as a form too. */
+  body?: z.ZodType;
+  form?: z.ZodType;
   query?: z.ZodObject;
   path?: z.ZodObject;
-  responses: Record<number, [description: string, schema?: Component]>;
+  /** What an optional `Idempotency-Key` header guarantees, when the operation takes one. */
+  idempotencyKey?: string;
+  /** What the `Location` of a 201 points to, when it sends one. */
+  location?: string;
+  /** Its own answers; the problems every operation of its kind gives are added. */
+  responses: Record<number, [description: string, schema?: z.ZodType]>;
 }
 
-const TASK_ID = "/api/v1/tasks/{taskId}";
+export type Method = "get" | "post" | "patch" | "put" | "delete";
 
-const OPERATIONS: Record<
-  string,
-  Partial<Record<"get" | "post" | "patch" | "delete", Operation>>
-> = {
-  "/healthz": {
-    get: { summary: "Liveness", tag: "health", responses: { 200: ["Alive", "Health"] } },
-  },
-  "/readyz": {
-    get: {
-      summary: "Readiness: the database answers",
-      tag: "health",
-      responses: { 200: ["Ready", "Health"], 503: ["Not ready", "Health"] },
-    },
-  },
-  "/api/v1/users": {
-    post: {
-      summary: "Sign up",
-      tag: "users",
-      body: "SignUp",
-      responses: { 201: ["Created", "User"], 403: ["Sign-up closed"], 409: ["Taken"] },
-    },
-  },
-  "/api/v1/users/me": {
-    get: { summary: "The caller", tag: "users", secured: true, responses: { 200: ["", "User"] } },
-  },
-  "/api/v1/auth/token": {
-    post: {
-      summary: "Exchange credentials for an access token",
-      tag: "auth",
-      body: "Credentials",
-      form: "CredentialsForm",
-      responses: { 200: ["Token", "Token"], 401: ["Bad credentials"] },
-    },
-  },
-  "/api/v1/tasks": {
-    get: {
-      summary: "The caller's tasks, newest first",
-      tag: "tasks",
-      secured: true,
-      query: schemas.TaskQuery,
-      responses: { 200: ["A page", "TaskPage"] },
-    },
-    post: {
-      summary: "Create a task",
-      tag: "tasks",
-      secured: true,
-      body: "TaskCreate",
-      idempotent: true,
-      responses: { 201: ["Created, or replayed for its Idempotency-Key", "Task"] },
-    },
-  },
-  [TASK_ID]: {
-    get: {
-      summary: "A task",
-      tag: "tasks",
-      secured: true,
-      path: schemas.TaskParams,
-      responses: { 200: ["", "Task"], 404: ["Not found"] },
-    },
-    patch: {
-      summary: "Change a task",
-      tag: "tasks",
-      secured: true,
-      path: schemas.TaskParams,
-      body: "TaskUpdate",
-      responses: { 200: ["", "Task"], 404: ["Not found"] },
-    },
-    delete: {
-      summary: "Delete a task",
-      tag: "tasks",
-      secured: true,
-      path: schemas.TaskParams,
-      responses: { 204: ["Deleted"], 404: ["Not found"] },
-    },
-  },
-};
+/** An operation where the app routes it: `path` as OpenAPI spells it (`/tasks/{taskId}`). */
+export interface RoutedOperation {
+  path: string;
+  method: Method;
+  tag: string;
+  operation: Operation;
+}
 
 function jsonSchema(schema: z.ZodType, io: Io): JsonSchema {
   const document: JsonSchema = {
@@ -130,7 +66,11 @@ function jsonSchema(schema: z.ZodType, io: Io): JsonSchema {
   return document;
 }
 
-const ref = (name: Component) => ({ $ref: `#/components/schemas/${name}` });
+function ref(schema: z.ZodType) {
+  const [name] = COMPONENTS.get(schema) ?? [];
+  if (name === undefined) throw new Error("Only the named schemas of COMPONENTS are referenced");
+  return { $ref: `#/components/schemas/${name}` };
+}
 
 function parameters(location: "query" | "path", schema: z.ZodObject): JsonSchema[] {
   const { properties = {}, required = [] } = jsonSchema(schema, "input") as {
@@ -178,11 +118,11 @@ function problemStatuses(path: string, op: Operation): number[] {
   return statuses;
 }
 
-function operation(path: string, op: Operation): JsonSchema {
+function operation({ path, tag, operation: op }: RoutedOperation): JsonSchema {
   const problem = (description: string, headers?: Record<string, JsonSchema>) => ({
     description,
     ...(headers && { headers }),
-    content: { "application/problem+json": { schema: ref("Problem") } },
+    content: { "application/problem+json": { schema: ref(schemas.Problem) } },
   });
   const responses: Record<string, JsonSchema> = {};
   for (const status of problemStatuses(path, op)) {
@@ -196,10 +136,8 @@ function operation(path: string, op: Operation): JsonSchema {
     }
     const type = Number(status) >= 400 ? "application/problem+json" : "application/json";
     const headers: Record<string, JsonSchema> = {};
-    if (status === "201" && path === "/api/v1/tasks") {
-      headers.Location = header("Where the task is");
-    }
-    if (op.idempotent && status === "201") {
+    if (op.location && status === "201") headers.Location = header(op.location);
+    if (op.idempotencyKey && status === "201") {
       headers["Idempotent-Replayed"] = header("`true` when this replays a stored response", {
         type: "string",
         enum: ["true"],
@@ -214,18 +152,18 @@ function operation(path: string, op: Operation): JsonSchema {
 
   return {
     summary: op.summary,
-    tags: [op.tag],
+    tags: [tag],
     ...(op.secured && { security: [{ bearer: [] }] }),
     parameters: [
       ...(op.path ? parameters("path", op.path) : []),
       ...(op.query ? parameters("query", op.query) : []),
-      ...(op.idempotent
+      ...(op.idempotencyKey
         ? [
             {
               name: "Idempotency-Key",
               in: "header",
               required: false,
-              description: "Retries with the same key and body create one task (kept 24 hours)",
+              description: op.idempotencyKey,
               schema: jsonSchema(schemas.IdempotencyKey, "input"),
             },
           ]
@@ -244,22 +182,25 @@ function operation(path: string, op: Operation): JsonSchema {
   };
 }
 
-/** The OpenAPI 3.1 document, built from the same zod schemas that validate requests. */
-export function openApiDocument(info: { title: string; version: string }): JsonSchema {
+/**
+ * The OpenAPI 3.1 document of the operations the routers declare where they route them, built
+ * from the same zod schemas that validate requests.
+ */
+export function openApiDocument(
+  info: { title: string; version: string },
+  operations: readonly RoutedOperation[],
+): JsonSchema {
+  const paths: Record<string, Record<string, JsonSchema>> = {};
+  for (const routed of operations) {
+    (paths[routed.path] ??= {})[routed.method] = operation(routed);
+  }
   return {
     openapi: "3.1.0",
     info,
-    paths: Object.fromEntries(
-      Object.entries(OPERATIONS).map(([path, methods]) => [
-        path,
-        Object.fromEntries(
-          Object.entries(methods).map(([method, op]) => [method, operation(path, op)]),
-        ),
-      ]),
-    ),
+    paths,
     components: {
       schemas: Object.fromEntries(
-        Object.entries(COMPONENTS).map(([name, [schema, io]]) => [name, jsonSchema(schema, io)]),
+        [...COMPONENTS].map(([schema, [name, io]]) => [name, jsonSchema(schema, io)]),
       ),
       securitySchemes: {
         bearer: {

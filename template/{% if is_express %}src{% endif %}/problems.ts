@@ -2,6 +2,13 @@ import { STATUS_CODES } from "node:http";
 import type { ErrorRequestHandler, RequestHandler, Response } from "express";
 import type { z } from "zod";
 
+import {
+  ConflictError,
+  DomainError,
+  IdempotencyKeyReusedError,
+  NotFoundError,
+  UnauthenticatedError,
+} from "./errors.js";
 import type { Logger } from "./logger.js";
 
 export interface FieldError {
@@ -9,7 +16,7 @@ export interface FieldError {
   message: string;
 }
 
-/** An RFC 9457 problem: thrown anywhere, answered by `problemHandler`. */
+/** An RFC 9457 problem: thrown at the edge (routes, middleware), answered by `problemHandler`. */
 export class HttpProblem extends Error {
   override name = "HttpProblem";
 
@@ -37,6 +44,12 @@ export const serviceUnavailable = () =>
     "Retry-After": String(RETRY_AFTER_S),
   });
 
+/** A 422 naming each invalid field, the way a form shows it next to the input. */
+export const invalidFields = (
+  errors: readonly FieldError[],
+  detail = "The request has invalid fields",
+) => new HttpProblem(422, detail, {}, errors);
+
 export function validationFailed(error: z.ZodError): HttpProblem {
   // One message per field, the first one: what a form shows next to the input.
   const errors = new Map<string, string>();
@@ -50,12 +63,21 @@ export function validationFailed(error: z.ZodError): HttpProblem {
     const message = issue.code === "unrecognized_keys" ? "is not a known field" : issue.message;
     for (const field of fields) if (!errors.has(field)) errors.set(field, message);
   }
-  return new HttpProblem(
-    422,
-    "The request has invalid fields",
-    {},
-    [...errors].map(([field, message]) => ({ field, message })),
-  );
+  return invalidFields([...errors].map(([field, message]) => ({ field, message })));
+}
+
+/** The answer to what a service refused; undefined for a refusal this edge does not know. */
+function fromDomainError(error: DomainError): HttpProblem | undefined {
+  if (error instanceof NotFoundError) return notFound(error.message);
+  if (error instanceof ConflictError) return conflict(error.message);
+  if (error instanceof UnauthenticatedError) return unauthorized(error.message);
+  if (error instanceof IdempotencyKeyReusedError) {
+    return invalidFields(
+      [{ field: "Idempotency-Key", message: "was already used with another body" }],
+      error.message,
+    );
+  }
+  return undefined;
 }
 
 export function sendProblem(res: Response, problem: HttpProblem): void {
@@ -103,6 +125,14 @@ function fromClientError(error: ClientError, limit: number): HttpProblem {
   }
 }
 
+/** The answer to an error the service expects: its own problems, refusals, unreadable requests. */
+function knownProblem(error: unknown, maxBodyBytes: number): HttpProblem | undefined {
+  if (error instanceof HttpProblem) return error;
+  if (error instanceof DomainError) return fromDomainError(error);
+  if (isClientError(error)) return fromClientError(error, maxBodyBytes);
+  return undefined;
+}
+
 /**
  * The one error middleware: every error becomes problem+json; 500s are logged, never shown.
  * `unavailable` tells a database that is down, hung or saturated (503) from a bug (500).
@@ -118,13 +148,12 @@ export function problemHandler(options: {
       next(error);
       return;
     }
+    const problem = knownProblem(error, options.maxBodyBytes);
     if (isClientError(error) && error.type === "request.aborted") {
       // The client hung up mid-body: nobody is left to answer (the request line says 499).
       req.socket.destroy();
-    } else if (error instanceof HttpProblem) {
-      sendProblem(res, error);
-    } else if (isClientError(error)) {
-      sendProblem(res, fromClientError(error, options.maxBodyBytes));
+    } else if (problem) {
+      sendProblem(res, problem);
     } else if (options.unavailable?.(error)) {
       options.logger.warn(
         { err: error, method: req.method, path: req.path },

@@ -35,9 +35,9 @@ export interface TestApp {
   close: () => Promise<void>;
 }
 
-/** The application on the test database, with settings from the contract's variables. */
-export function testApp(env: Record<string, string> = {}): TestApp {
-  const config = loadConfig({
+/** Settings from the contract's variables, on the test database. */
+export function testConfig(env: Record<string, string> = {}): Config {
+  return loadConfig({
     APP_ENV: "test",
     DATABASE_URL: inject("databaseUrl"),
     JWT_SECRET: "test-secret-that-is-long-enough-for-hs256",
@@ -45,6 +45,11 @@ export function testApp(env: Record<string, string> = {}): TestApp {
     RATE_LIMIT_PER_MINUTE: "0",
     ...env,
   });
+}
+
+/** The application on the test database. */
+export function testApp(env: Record<string, string> = {}): TestApp {
+  const config = testConfig(env);
   const db = createDatabase(config);
   const logs = new LogLines();
   const events = new TaskEvents();

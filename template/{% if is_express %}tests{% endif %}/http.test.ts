@@ -197,35 +197,3 @@ describe("errors", () => {
     }
   });
 });
-
-describe("OpenAPI and docs", () => {
-  const { app, close } = testApp();
-  afterAll(close);
-
-  it("serves the OpenAPI document built from the zod schemas", async () => {
-    const response = await request(app).get("/openapi.json");
-
-    const document = response.body as {
-      openapi: string;
-      paths: Record<string, unknown>;
-      components: { schemas: Record<string, { properties?: Record<string, unknown> }> };
-    };
-    expect(document.openapi).toMatch(/^3\./);
-    expect(Object.keys(document.paths)).toEqual(
-      expect.arrayContaining(["/api/v1/users", "/api/v1/auth/token", "/api/v1/tasks/{taskId}"]),
-    );
-    expect(Object.keys(document.components.schemas.Task?.properties ?? {})).toContain("owner_id");
-  });
-
-  it("serves Swagger UI from the package, without inline scripts", async () => {
-    const page = await request(app).get("/docs");
-    const init = await request(app).get("/docs/init.js");
-    const bundle = await request(app).get("/docs/swagger-ui-bundle.js");
-
-    expect(page.status).toBe(200);
-    expect(page.headers["content-type"]).toMatch(/^text\/html/);
-    expect(init.text).toContain("/openapi.json");
-    expect(bundle.status).toBe(200);
-    expect((await request(app).get("/docs/package.json")).status).toBe(404);
-  });
-});

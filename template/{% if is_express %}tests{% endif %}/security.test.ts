@@ -1,7 +1,7 @@
 import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 
-import { HttpProblem } from "../src/problems.js";
+import { UnauthenticatedError } from "../src/errors.js";
 import { hashPassword, verifyPassword } from "../src/security/passwords.js";
 import { Tokens } from "../src/security/tokens.js";
 
@@ -35,7 +35,7 @@ describe("tokens", () => {
   ])("refuses a token %s", async (_case, token) => {
     const signed = await token.setProtectedHeader({ alg: "HS256" }).sign(key);
 
-    await expect(tokens.userIdFrom(signed)).rejects.toBeInstanceOf(HttpProblem);
+    await expect(tokens.userIdFrom(signed)).rejects.toBeInstanceOf(UnauthenticatedError);
   });
 
   it("remembers a verified token until it expires", async () => {
@@ -46,12 +46,12 @@ describe("tokens", () => {
     expect(await shortLived.userIdFrom(token)).toBe(7); // from memory
     await new Promise((resolve) => setTimeout(resolve, 2100));
 
-    await expect(shortLived.userIdFrom(token)).rejects.toMatchObject({ status: 401 });
+    await expect(shortLived.userIdFrom(token)).rejects.toThrow(UnauthenticatedError);
   });
 
   it("refuses a token signed with another secret", async () => {
     const other = new Tokens({ jwtSecret: "another-secret-entirely-different", jwtTtlS: 60 });
 
-    await expect(tokens.userIdFrom(await other.issue(1))).rejects.toMatchObject({ status: 401 });
+    await expect(tokens.userIdFrom(await other.issue(1))).rejects.toThrow(UnauthenticatedError);
   });
 });

@@ -3,7 +3,7 @@ import { createSecretKey, type KeyObject } from "node:crypto";
 import { errors, jwtVerify, SignJWT } from "jose";
 
 import type { Config } from "../config.js";
-import { unauthorized } from "../problems.js";
+import { UnauthenticatedError } from "../errors.js";
 
 const ALGORITHM = "HS256";
 /** Verified tokens remembered (least recently used dropped first): a client sends the same one. */
@@ -40,7 +40,7 @@ export class Tokens {
       .sign(this.#key);
   }
 
-  /** The user id in a valid, unexpired token; 401 otherwise. */
+  /** The user id in a valid, unexpired token; an UnauthenticatedError otherwise. */
   async userIdFrom(token: string): Promise<number> {
     const known = this.#verified.get(token);
     if (known) {
@@ -63,7 +63,7 @@ export class Tokens {
     } catch (error) {
       if (!(error instanceof errors.JOSEError)) throw error;
     }
-    throw unauthorized("Invalid or expired token");
+    throw new UnauthenticatedError("Invalid or expired token");
   }
 
   #remember(token: string, verified: Verified): void {

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { EventEmitter } from "node:events";
 
 import {
+  insertReturningId,
   isForeignKeyViolation,
   isUniqueViolation,
   timestamp,
@@ -9,7 +10,12 @@ import {
   type Database,
 } from "../db/database.js";
 import type { TaskRow } from "../db/schema.js";
-import { HttpProblem, notFound, unauthorized } from "../problems.js";
+import {
+  callerGone,
+  type DomainError,
+  IdempotencyKeyReusedError,
+  NotFoundError,
+} from "../errors.js";
 import {
   changesSomething,
   type Task,
@@ -52,17 +58,8 @@ export function toTask(row: TaskRow): Task {
   };
 }
 
-/** A stored response to a create with an `Idempotency-Key`, replayed for the same key. */
-export interface StoredResponse {
-  status: number;
-  location: string;
-  body: Task;
-}
-
 /** How long a key is remembered. */
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
-
-const callerGone = () => unauthorized("The token's user no longer exists");
 
 async function insertTask(db: Database, ownerId: number, input: TaskCreate): Promise<Task> {
   const now = timestamp(db, new Date());
@@ -73,15 +70,13 @@ async function insertTask(db: Database, ownerId: number, input: TaskCreate): Pro
     created_at: now,
     updated_at: now,
   };
-  const insert = db.insertInto("tasks").values(values);
-  const id = db.getExecutor().adapter.supportsReturning
-    ? (await insert.returning("id").executeTakeFirstOrThrow()).id
-    : Number((await insert.executeTakeFirstOrThrow()).insertId);
+  const id = await insertReturningId(db, db.insertInto("tasks").values(values));
   return toTask({ ...values, id });
 }
 
 /**
- * Tasks, each owner's own: another owner's task does not exist. Writes run in a transaction, so
+ * Tasks, each owner's own: another owner's task does not exist. No HTTP here: refusals are
+ * domain errors. Writes run in a transaction, so
  * one that fails (a timeout, a lost connection) leaves nothing behind. The owner is known to
  * exist without a query on the happy path: a create for a deleted user fails its foreign key,
  * and only a read that found nothing asks whether the user is still there.
@@ -99,16 +94,17 @@ export class TaskService {
   }
 
   /**
-   * Creates once per `key` and owner: the first call stores its response with the task, in
-   * the same transaction; a later call with the same input replays it (`replayed`), with other
-   * input is a 422. Of concurrent calls, the ones that lose the race on the key replay too.
+   * Creates once per `key` and owner: the first call stores what `record` makes of the new task
+   * (the caller's response, opaque here) in the same transaction; a later call with the same
+   * input gets it back (`replayed`), one with other input an IdempotencyKeyReusedError. Of
+   * concurrent calls, the ones that lose the race on the key replay too.
    */
-  async createOnce(
+  async createOnce<Recorded>(
     ownerId: number,
     key: string,
     input: TaskCreate,
-    locate: (task: Task) => string,
-  ): Promise<{ response: StoredResponse; replayed: boolean }> {
+    record: (task: Task) => Recorded,
+  ): Promise<{ recorded: Recorded; replayed: boolean }> {
     const requestHash = createHash("sha256")
       .update(JSON.stringify([input.title, input.description]))
       .digest("hex");
@@ -124,12 +120,8 @@ export class TaskService {
           const expired =
             stored && Date.parse(toIso(stored.created_at)) < Date.now() - IDEMPOTENCY_TTL_MS;
           if (stored && !expired) {
-            if (stored.request_hash !== requestHash) {
-              throw new HttpProblem(422, "The Idempotency-Key was used with another body", {}, [
-                { field: "Idempotency-Key", message: "was already used with another body" },
-              ]);
-            }
-            return { response: JSON.parse(stored.response) as StoredResponse, replayed: true };
+            if (stored.request_hash !== requestHash) throw new IdempotencyKeyReusedError();
+            return { recorded: JSON.parse(stored.response) as Recorded, replayed: true };
           }
           if (stored) {
             await trx
@@ -139,18 +131,18 @@ export class TaskService {
               .execute();
           }
           const task = await insertTask(trx, ownerId, input);
-          const response: StoredResponse = { status: 201, location: locate(task), body: task };
+          const recorded = record(task);
           await trx
             .insertInto("idempotency_keys")
             .values({
               owner_id: ownerId,
               key,
               request_hash: requestHash,
-              response: JSON.stringify(response),
+              response: JSON.stringify(recorded),
               created_at: timestamp(trx, new Date()),
             })
             .execute();
-          return { response, replayed: false };
+          return { recorded, replayed: false };
         });
       } catch (error) {
         if (isForeignKeyViolation(error)) throw callerGone();
@@ -219,9 +211,11 @@ export class TaskService {
     return toTask(row);
   }
 
-  /** 404 for a task the caller does not have, 401 when the caller is gone altogether. */
-  private async notFound(db: Database, ownerId: number, id: number): Promise<HttpProblem> {
-    return (await this.ownerExists(ownerId, db)) ? notFound(`Task ${id} not found`) : callerGone();
+  /** A task the caller does not have, unless the caller is gone altogether. */
+  private async notFound(db: Database, ownerId: number, id: number): Promise<DomainError> {
+    return (await this.ownerExists(ownerId, db))
+      ? new NotFoundError(`Task ${id} not found`)
+      : callerGone();
   }
 
   private async ownerExists(ownerId: number, db: Database = this.db): Promise<boolean> {

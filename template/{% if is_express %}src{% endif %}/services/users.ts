@@ -1,6 +1,12 @@
-import { isUniqueViolation, timestamp, toIso, type Database } from "../db/database.js";
+import {
+  insertReturningId,
+  isUniqueViolation,
+  timestamp,
+  toIso,
+  type Database,
+} from "../db/database.js";
 import type { UserRow } from "../db/schema.js";
-import { conflict } from "../problems.js";
+import { ConflictError } from "../errors.js";
 import type { Credentials, SignUp, User } from "../schemas.js";
 import { hashPassword, verifyPassword } from "../security/passwords.js";
 
@@ -8,7 +14,7 @@ export function toUser(row: Pick<UserRow, "id" | "username" | "created_at">): Us
   return { id: row.id, username: row.username, created_at: toIso(row.created_at) };
 }
 
-/** Accounts: sign-up, credentials, lookup. No HTTP here. */
+/** Accounts: sign-up, credentials, lookup. No HTTP here: refusals are domain errors. */
 export class UserService {
   constructor(private readonly db: Database) {}
 
@@ -20,10 +26,12 @@ export class UserService {
     };
     try {
       // In a transaction: a sign-up answered with an error is not committed behind its back.
-      const id = await this.db.transaction().execute((trx) => insertUser(trx, values));
+      const id = await this.db
+        .transaction()
+        .execute((trx) => insertReturningId(trx, trx.insertInto("users").values(values)));
       return toUser({ id, ...values });
     } catch (error) {
-      if (isUniqueViolation(error)) throw conflict(`The username ${username} is taken`);
+      if (isUniqueViolation(error)) throw new ConflictError(`The username ${username} is taken`);
       throw error;
     }
   }
@@ -47,15 +55,4 @@ export class UserService {
       .executeTakeFirst();
     return row && toUser(row);
   }
-}
-
-async function insertUser(
-  db: Database,
-  values: { username: string; password_hash: string; created_at: Date | string },
-): Promise<number> {
-  const insert = db.insertInto("users").values(values);
-  if (db.getExecutor().adapter.supportsReturning) {
-    return (await insert.returning("id").executeTakeFirstOrThrow()).id;
-  }
-  return Number((await insert.executeTakeFirstOrThrow()).insertId);
 }
