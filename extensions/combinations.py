@@ -50,8 +50,8 @@ class MakeVerb(NamedTuple):
 
 # What `make migration` really does: only the Python frameworks read the models.
 MIGRATION_DOES = {
-    "fastapi": "autogenerates an Alembic revision from the models' difference with the migrated"
-    " database",
+    "fastapi": "autogenerates an Alembic revision from the models' changes, compared with the"
+    " migrated database",
     "django": "generates a migration from the models' changes (makemigrations)",
     "express": "writes an empty Kysely migration to fill in, in src/db/migrations",
 }
