@@ -59,7 +59,10 @@ MIGRATION_DOES = {
 
 def make_verbs(framework: str) -> tuple[MakeVerb, ...]:
     """The contract's verbs, in the order `make help` lists them."""
+    lint = "runs the linter, the formatter check and the type checker, all strict"
     migrate = "applies pending migrations, creating the database if it is missing"
+    if framework == "django":
+        lint += ", then Django's migration and deployment checks"
     if framework == "express":
         migrate = f"builds with tsc, then {migrate}"
     return (
@@ -72,7 +75,7 @@ def make_verbs(framework: str) -> tuple[MakeVerb, ...]:
         MakeVerb(
             "test", "runs the tests against DATABASE_URL (a temporary SQLite database when unset)"
         ),
-        MakeVerb("lint", "runs the linter, the formatter check and the type checker, all strict"),
+        MakeVerb("lint", lint),
         MakeVerb("format", "formats and fixes in place"),
         MakeVerb("migrate", migrate),
         MakeVerb("migration", MIGRATION_DOES[framework], 'name="what it changes"'),

@@ -58,11 +58,14 @@ def layout_paths(markdown: str) -> list[str]:
         if language:
             continue
         parents: list[tuple[int, str]] = []
+        description_column = 0  # where the last entry's description starts
         for line in block.splitlines():
-            name = line.split(maxsplit=1)[0] if line.strip() else ""
-            if not looks_like_path(name):
-                continue  # a description wrapped onto its own line
             indent = len(line) - len(line.lstrip())
+            name = line.split(maxsplit=1)[0] if line.strip() else ""
+            if not looks_like_path(name) or 0 < description_column <= indent:
+                continue  # a description wrapped onto its own line
+            described = re.match(r"\s*\S+\s+(?=\S)", line)
+            description_column = described.end() if described else 0
             while parents and parents[-1][0] >= indent:
                 parents.pop()
             path = parents[-1][1] + name if parents else name
