@@ -130,7 +130,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     per_stage = {
         stage: sum(c["seconds"] for (_, s), c in cells.items() if s == stage) for stage in stages
     }
-    worker_seconds = sum(per_stage.values())
+    # Installs happen inside setup phases: shown on their own, counted once.
+    worker_seconds = sum(seconds for stage, seconds in per_stage.items() if stage != "install")
     failed = [f"{c} / {s}" for (c, s), cell in sorted(cells.items()) if cell["failed"]]
     summary = [
         f"wall {wall:.0f} s; {worker_seconds:.0f} worker-seconds in test phases",

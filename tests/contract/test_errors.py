@@ -1,6 +1,5 @@
 """Contract: every error is RFC 9457 problem+json, and nothing internal leaks."""
 
-
 import pytest
 from support.blackbox import PROBLEM_KEYS, Service, assert_problem, bearer
 

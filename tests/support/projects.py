@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
+import reporting
 from combinations import Combination, valid_combinations
 from copier import run_copy
 
@@ -58,9 +60,11 @@ class Projects:
 
     def installed(self, combination: Combination) -> Path:
         if combination not in self._installed:
+            started = time.monotonic()
             project = self.render(combination, self.workdir / combination.id)
             if combination.framework == "express":
                 ensure_node_prebuilds(project, self.env)
             run(["make", "install"], cwd=project, env=self.env)
+            reporting.record(combination.id, "install", time.monotonic() - started)
             self._installed[combination] = project
         return self._installed[combination]
