@@ -4,7 +4,7 @@ import time
 
 import jwt
 import pytest
-from httpx import AsyncClient
+from httpx import AsyncClient, Response
 
 from tests.conftest import ASYNC_DATABASE_TEST, JWT_SECRET, Login
 
@@ -147,16 +147,21 @@ async def test_read_update_delete(client: AsyncClient, login: Login) -> None:
     assert gone.status_code == 404
 
 
+async def _update_a_new_task(
+    client: AsyncClient, login: Login, changes: dict[str, object]
+) -> Response:
+    headers = await login("alice")
+    task = (await client.post(TASKS, json={"title": "draft"}, headers=headers)).json()
+    return await client.patch(f"{TASKS}/{task['id']}", json=changes, headers=headers)
+
+
 @pytest.mark.parametrize(
     "changes", [{"title": None}, {"status": None}, {"status": "archived"}, {"title": ""}]
 )
 async def test_invalid_update(
     client: AsyncClient, login: Login, changes: dict[str, object]
 ) -> None:
-    headers = await login("alice")
-    task = (await client.post(TASKS, json={"title": "draft"}, headers=headers)).json()
-
-    response = await client.patch(f"{TASKS}/{task['id']}", json=changes, headers=headers)
+    response = await _update_a_new_task(client, login, changes)
 
     assert response.status_code == 422
 
@@ -269,10 +274,7 @@ async def test_concurrent_creates_with_one_key_create_one_task(
 async def test_fields_not_in_the_schema_are_422_in_updates(
     client: AsyncClient, login: Login, changes: dict[str, object]
 ) -> None:
-    headers = await login("alice")
-    task = (await client.post(TASKS, json={"title": "draft"}, headers=headers)).json()
-
-    response = await client.patch(f"{TASKS}/{task['id']}", json=changes, headers=headers)
+    response = await _update_a_new_task(client, login, changes)
 
     assert response.status_code == 422
     assert [error["field"] for error in response.json()["errors"]] == list(changes)

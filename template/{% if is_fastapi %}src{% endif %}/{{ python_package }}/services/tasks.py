@@ -46,8 +46,11 @@ def _fingerprint(data: TaskCreate) -> str:
 
 
 async def _stored_response(
-    session: AsyncSession, *, owner_id: int, key: str, fingerprint: str
+    session: AsyncSession, *, owner_id: int, key: str | None, fingerprint: str
 ) -> CreateResponse | None:
+    """What the create made with this key answered, if there is a key and such a create."""
+    if key is None:
+        return None
     stored = await session.scalar(
         select(IdempotencyKey).where(
             IdempotencyKey.owner_id == owner_id,
@@ -84,12 +87,11 @@ async def create_task(
     primary key; the losers replay the winner's response.
     """
     fingerprint = _fingerprint(data)
-    if idempotency_key is not None:
-        stored = await _stored_response(
-            session, owner_id=owner_id, key=idempotency_key, fingerprint=fingerprint
-        )
-        if stored is not None:
-            return stored
+    stored = await _stored_response(
+        session, owner_id=owner_id, key=idempotency_key, fingerprint=fingerprint
+    )
+    if stored is not None:
+        return stored
     task = Task(owner_id=owner_id, **data.model_dump())
     session.add(task)
     try:
@@ -117,12 +119,11 @@ async def create_task(
         await session.commit()
     except IntegrityError as error:  # the owner's foreign key, or the key taken meanwhile
         await session.rollback()
-        if idempotency_key is not None:
-            stored = await _stored_response(
-                session, owner_id=owner_id, key=idempotency_key, fingerprint=fingerprint
-            )
-            if stored is not None:
-                return stored
+        stored = await _stored_response(
+            session, owner_id=owner_id, key=idempotency_key, fingerprint=fingerprint
+        )
+        if stored is not None:
+            return stored
         raise OwnerNotFoundError(owner_id) from error
     except OperationalError as error:
         # The deadlock's loser was rolled back whole: once more finds the winner's response.
