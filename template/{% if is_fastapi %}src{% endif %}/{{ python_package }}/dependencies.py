@@ -11,12 +11,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .asgi import is_json_content_type
+from .asgi import BODY_METHODS, is_json_content_type
 from .db import Database
 from .security import InvalidTokenError, user_id_from_token
 from .settings import Settings
 
-_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
@@ -71,7 +70,7 @@ async def single_query_values(request: Request) -> None:
 
 async def require_json_body(request: Request) -> None:
     """415 for a body that is not JSON (FastAPI would otherwise report it as a 422)."""
-    if request.method in _BODY_METHODS and not is_json_content_type(
+    if request.method in BODY_METHODS and not is_json_content_type(
         request.headers.get("content-type")
     ):
         raise HTTPException(415, "Send the body as application/json")

@@ -36,6 +36,8 @@ ASGIApp = Callable[..., Awaitable[None]]
 MAX_HEADER_BYTES = 16 * 1024
 # Where JsonBody leaves the parsed body for the framework, so it is parsed once.
 JSON_BODY_SCOPE_KEY = "app.json_body"
+# The methods whose requests carry a body the API reads.
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 # nginx's "client closed request": the client went away before its answer was complete.
 CLIENT_CLOSED_REQUEST = 499
 logger = logging.getLogger("app.request")
@@ -52,7 +54,6 @@ _SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
         b"frame-ancestors 'none'",
     ),
 )
-_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 async def send_problem(
@@ -304,7 +305,7 @@ class JsonBody:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        if body or scope["method"] in _BODY_METHODS:
+        if body or scope["method"] in BODY_METHODS:
             try:
                 scope[JSON_BODY_SCOPE_KEY] = strict_json.loads(body)
             except strict_json.InvalidJsonError as error:
