@@ -9,16 +9,51 @@ from __future__ import annotations
 import itertools
 import re
 import secrets
+from collections import namedtuple
+from pathlib import Path
 from typing import Any, NamedTuple
 
+import yaml
 from copier_template_extensions import ContextHook
-from jinja2 import Environment
+from jinja2 import Environment, StrictUndefined
 from jinja2.ext import Extension
 
-FRAMEWORKS = ("fastapi", "django", "express")
+COPIER_YML = Path(__file__).resolve().parent.parent / "copier.yml"
+
+
+def _choice_questions() -> dict[str, dict[str, Any]]:
+    """copier.yml's questions that offer choices, in the order it asks them: their answers make
+    a combination, so a new question or choice there is a new combination here."""
+    spec = yaml.safe_load(COPIER_YML.read_text(encoding="utf-8"))
+    return {
+        name: question
+        for name, question in spec.items()
+        if not name.startswith("_") and isinstance(question, dict) and "choices" in question
+    }
+
+
+QUESTIONS = _choice_questions()
+
+
+def _choices(question: dict[str, Any]) -> list[tuple[str, str]]:
+    """(value, validator) for each choice of a question; '' where the choice has none."""
+    found = []
+    for choice in question["choices"].values():
+        if isinstance(choice, dict):
+            found.append((str(choice["value"]), choice.get("validator", "")))
+        else:
+            found.append((str(choice), ""))
+    return found
+
+
+def choices(name: str) -> tuple[str, ...]:
+    return tuple(value for value, _ in _choices(QUESTIONS[name]))
+
+
+FRAMEWORKS = choices("framework")
 PYTHON_FRAMEWORKS = ("fastapi", "django")
-DATABASES = ("sqlite", "postgresql", "mysql")
-POOLINGS = ("app", "none", "pgbouncer")
+DATABASES = choices("database")
+POOLINGS = choices("pooling")
 # How READMEs name each database.
 DATABASE_LABELS = {"sqlite": "SQLite", "postgresql": "PostgreSQL", "mysql": "MySQL / MariaDB"}
 
@@ -151,10 +186,10 @@ ENVIRONMENT = (
 )
 
 
-class Combination(NamedTuple):
-    framework: str
-    database: str
-    pooling: str
+class Combination(namedtuple("Answers", list(QUESTIONS))):
+    """One answer to each question with choices; `id` names it in test ids and reports."""
+
+    __slots__ = ()
 
     @property
     def id(self) -> str:
@@ -180,12 +215,36 @@ def combination_error(framework: str, database: str, pooling: str) -> str:
     return pooling_error(database, pooling)
 
 
+def _rules() -> Environment:
+    """Jinja as copier renders copier.yml's `when`, `default` and validators."""
+    rules = Environment(undefined=StrictUndefined)
+    rules.globals.update(pooling_error=pooling_error, combination_error=combination_error)
+    return rules
+
+
 def valid_combinations() -> list[Combination]:
-    return [
-        Combination(*answers)
-        for answers in itertools.product(FRAMEWORKS, DATABASES, POOLINGS)
-        if not combination_error(*answers)
-    ]
+    """Every combination copier.yml accepts, found by asking its questions as copier does: a
+    question whose `when` is false takes its default; a choice or an answer whose validator
+    says anything is refused."""
+    rules = _rules()
+    found: list[Combination] = []
+    for values in itertools.product(*(choices(name) for name in QUESTIONS)):
+        answers: dict[str, str] = {}
+        for name, value in zip(QUESTIONS, values, strict=True):
+            question = QUESTIONS[name]
+            asked = rules.from_string(str(question.get("when", "true"))).render(answers)
+            if asked.strip().lower() in {"false", "0", "no", "off", ""}:
+                answers[name] = rules.from_string(str(question["default"])).render(answers)
+                continue
+            answers[name] = value
+            checks = [dict(_choices(question))[value], question.get("validator", "")]
+            if any(rules.from_string(check).render(answers).strip() for check in checks):
+                break
+        else:
+            combination = Combination(**answers)
+            if combination not in found:
+                found.append(combination)
+    return found
 
 
 def default_database_url(database: str, slug: str) -> str:

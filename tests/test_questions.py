@@ -9,7 +9,9 @@ from combinations import (
     DATABASES,
     FRAMEWORKS,
     POOLINGS,
+    QUESTIONS,
     Combination,
+    choices,
     combination_error,
     valid_combinations,
 )
@@ -96,6 +98,15 @@ def test_the_combination_list_is_what_the_questions_accept() -> None:
     )
     assert Combination("fastapi", "sqlite", "none") in valid_combinations()
     assert ("fastapi", "mysql", "pgbouncer") in REFUSED
+
+
+def test_every_choice_of_every_question_is_in_a_combination() -> None:
+    """The combinations come from copier.yml's questions: a choice no valid combination takes
+    would never be generated nor tested."""
+    combinations = valid_combinations()
+    assert list(QUESTIONS) == list(Combination._fields)
+    for name in QUESTIONS:
+        assert {getattr(c, name) for c in combinations} == set(choices(name)), name
 
 
 @pytest.mark.parametrize(
