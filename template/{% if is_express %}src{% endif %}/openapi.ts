@@ -91,8 +91,11 @@ const header = (description: string, schema: JsonSchema = { type: "string" }) =>
 });
 const RETRY_AFTER = header("Seconds to wait before retrying", { type: "integer", minimum: 0 });
 
+type ProblemStatus = 400 | 401 | 404 | 413 | 415 | 422 | 429 | 431 | 500 | 503;
+type ProblemAnswer = [description: string, headers?: Record<string, JsonSchema>];
+
 /** The problem+json answers every operation of a kind can give, besides its own. */
-const PROBLEMS: Record<number, [description: string, headers?: Record<string, JsonSchema>]> = {
+const PROBLEMS: Record<ProblemStatus, ProblemAnswer> = {
   400: ["The body is not I-JSON, or the URL is malformed"],
   401: [
     "Missing, invalid or expired token, or its user is gone",
@@ -108,8 +111,8 @@ const PROBLEMS: Record<number, [description: string, headers?: Record<string, Js
   503: ["The database is unavailable, retry later", { "Retry-After": RETRY_AFTER }],
 };
 
-function problemStatuses(path: string, op: Operation): number[] {
-  const statuses = [431, 500];
+function problemStatuses(path: string, op: Operation): ProblemStatus[] {
+  const statuses: ProblemStatus[] = [431, 500];
   if (path.startsWith("/api/")) statuses.push(422, 429, 503);
   if (op.body) statuses.push(400, 413, 415);
   if (op.secured) statuses.push(401);
@@ -126,7 +129,7 @@ function operation({ path, tag, operation: op }: RoutedOperation): JsonSchema {
   });
   const responses: Record<string, JsonSchema> = {};
   for (const status of problemStatuses(path, op)) {
-    const [description, headers] = PROBLEMS[status] ?? ["Error"];
+    const [description, headers] = PROBLEMS[status];
     responses[status] = problem(description, headers);
   }
   for (const [status, [description, schema]] of Object.entries(op.responses)) {
