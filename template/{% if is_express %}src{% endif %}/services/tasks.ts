@@ -76,10 +76,10 @@ async function insertTask(db: Database, ownerId: number, input: TaskCreate): Pro
 
 /**
  * Tasks, each owner's own: another owner's task does not exist. No HTTP here: refusals are
- * domain errors. Writes run in a transaction, so
- * one that fails (a timeout, a lost connection) leaves nothing behind. The owner is known to
- * exist without a query on the happy path: a create for a deleted user fails its foreign key,
- * and only a read that found nothing asks whether the user is still there.
+ * domain errors. Writes run in a transaction, so one that fails (a timeout, a lost connection)
+ * leaves nothing behind. The owner is known to exist without a query on the happy path: a
+ * create for a deleted user fails its foreign key, and only a read that found nothing asks
+ * whether the user is still there.
  */
 export class TaskService {
   constructor(private readonly db: Database) {}
