@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from combinations import Combination, valid_combinations
 from support.databases import Databases
 from support.node import NODE_PREBUILDS, NODE_PREBUILDS_SETTING
 from support.pgbouncer import PgBouncer
 from support.prerequisites import missing
-from support.projects import Projects
+from support.projects import Projects, answers, copy_project
 
 _CHECKED = pytest.StashKey[bool]()
 
@@ -30,6 +31,29 @@ def _stop_if_missing(config: pytest.Config, nodeids: Iterable[str]) -> None:
         )
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--tier",
+        choices=("quick", "full"),
+        default="full",
+        help="quick: every combination rendered and checked without installing anything (about"
+        " a minute, for everyday work); full: everything, installs and live services included"
+        " (what CI runs; the default)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test that needs an installed project is slow, whatever its module says; the quick
+    tier leaves out every slow test (installs, live services, update round trips)."""
+    for item in items:
+        if "projects" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+    if config.getoption("tier") == "quick":
+        slow = [item for item in items if item.get_closest_marker("slow")]
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if not item.get_closest_marker("slow")]
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     # xdist workers leave the check to their controller: an exit in a worker is a crash.
     if not hasattr(session.config, "workerinput"):
@@ -40,6 +64,17 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
     """Under xdist the controller collects nothing: it checks the first worker's collection."""
     _stop_if_missing(node.config, ids)
+
+
+@pytest.fixture(scope="session", params=valid_combinations(), ids=lambda c: c.id)
+def rendered(
+    request: pytest.FixtureRequest, copier_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Combination, Path]:
+    """Each combination rendered once per worker, for every test that only reads the output."""
+    combination: Combination = request.param
+    destination = tmp_path_factory.mktemp(combination.id)
+    copy_project(copier_template, destination, **answers(combination))
+    return combination, destination
 
 
 @pytest.fixture(scope="session")

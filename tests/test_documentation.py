@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 from combinations import Combination, derived_names, valid_combinations
-from support.projects import ROOT, answers, copy_project
+from support.projects import ROOT, answers
 
 pytestmark = pytest.mark.filterwarnings("ignore::copier.errors.DirtyLocalWarning")
 
@@ -73,16 +73,6 @@ def layout_paths(markdown: str) -> list[str]:
             if name.endswith("/"):
                 parents.append((indent, path))
     return found
-
-
-@pytest.fixture(scope="module", params=valid_combinations(), ids=lambda c: c.id)
-def rendered(
-    request: pytest.FixtureRequest, copier_template: Path, tmp_path_factory: pytest.TempPathFactory
-) -> tuple[Combination, Path]:
-    combination: Combination = request.param
-    destination = tmp_path_factory.mktemp(combination.id)
-    copy_project(copier_template, destination, **answers(combination))
-    return combination, destination
 
 
 # Settings as `.env` spells them: booleans lower-case, no value for "unset".

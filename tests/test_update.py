@@ -18,7 +18,11 @@ from support.commands import run
 from support.node import ensure_node_prebuilds
 from support.projects import ROOT
 
-pytestmark = pytest.mark.filterwarnings("ignore::copier.errors.DirtyLocalWarning")
+# Round trips through releases take a minute or more per framework: the full tier's.
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::copier.errors.DirtyLocalWarning"),
+    pytest.mark.slow,
+]
 
 # The change 1.0.0 -> 1.1.0 that the updates bring: a line of the generated .env.example,
 # whose text is in extensions/combinations.py.
@@ -164,7 +168,6 @@ def test_update_keeps_user_edits_and_applies_the_release(
     }
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_updated_project_still_passes_its_tests(
     releases: Path, tmp_path: Path, framework: str, tool_env: dict[str, str]
