@@ -1,4 +1,6 @@
 import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
 import { Writable } from "node:stream";
 
 import type { Express } from "express";
@@ -56,6 +58,30 @@ export function testApp(env: Record<string, string> = {}): TestApp {
   const logger = createLogger(config, logs);
   const app = createApp({ config, db, logger, events });
   return { app, config, db, events, logger, logs, close: () => db.destroy() };
+}
+
+/** `databaseUrl`, pointed at `server` instead, once it listens on the loopback. */
+export async function urlOf(server: Server, databaseUrl: string): Promise<string> {
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const url = new URL(databaseUrl);
+  url.hostname = "127.0.0.1";
+  url.port = String((server.address() as AddressInfo).port);
+  return url.toString();
+}
+
+/** A database server that accepts connections and never answers: its URL, and its end. */
+export async function hungServer(databaseUrl: string): Promise<{ url: string; close(): void }> {
+  const sockets: Socket[] = [];
+  const server = createServer((socket) => sockets.push(socket));
+  const url = await urlOf(server, databaseUrl);
+  return {
+    url,
+    close: () => {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    },
+  };
 }
 
 export const uniqueName = (prefix = "user") => `${prefix}_${randomBytes(5).toString("hex")}`;
