@@ -20,6 +20,7 @@ from types import TracebackType
 from urllib.parse import urlsplit, urlunsplit
 
 from support.blackbox import children_by_pid
+from support.commands import free_port
 from support.databases import MYSQL, POSTGRES
 
 _CHUNK = 65536
@@ -42,7 +43,7 @@ class FaultProxy:
         self._stopping = False
         self._sockets: set[socket.socket] = set()
         self.relayed = 0  # connections relayed so far
-        self._listener: socket.socket | None = self._listen(0)
+        self._listener: socket.socket | None = self._listen(free_port())
         self.port = int(self._listener.getsockname()[1])
         self._thread = threading.Thread(target=self._serve, name="fault-proxy", daemon=True)
         self._thread.start()
@@ -209,7 +210,7 @@ class SilentServer:
 
     def __init__(self) -> None:
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._listener.bind(("127.0.0.1", 0))
+        self._listener.bind(("127.0.0.1", free_port()))
         self._listener.listen(128)
         self._listener.settimeout(0.05)
         self.port = int(self._listener.getsockname()[1])
@@ -247,10 +248,8 @@ def _close(sock: socket.socket) -> None:
 
 
 def closed_port() -> int:
-    """A loopback port nothing listens on: a connect to it is refused."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A loopback port nothing listens on, nor will: a connect to it is refused."""
+    return free_port()
 
 
 # Direct access to the database, past the service and the proxy ----------------------------------

@@ -14,16 +14,25 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import pytest
+from combinations import FRAMEWORKS, valid_combinations
 
 REPORTS = Path(__file__).parent.parent / ".reports"
 PARTS = REPORTS / "parts"
-COMBINATION_ID = re.compile(r"\[((?:fastapi|django|express)(?:-[a-z0-9]+)*)\]")
+# A test id's combination: `[<id>]` or `[<id>-<more params>]`, the longest id first.
+COMBINATION_ID = re.compile(
+    r"\[("
+    + "|".join(re.escape(c.id) for c in sorted(valid_combinations(), key=lambda c: -len(c.id)))
+    + "|"
+    + "|".join(FRAMEWORKS)
+    + r")[-\]]"
+)
 STAGES = ("render", "setup", "install", "lint", "test", "contract", "faults", "update", "template")
 
 _rows: list[dict[str, Any]] = []
@@ -52,6 +61,13 @@ def _stage(nodeid: str, when: str) -> str:
     return "template"
 
 
+def _parts() -> Path:
+    """This run's parts: xdist workers are children of the run's controller, so two runs in
+    one checkout do not mix."""
+    run = os.getppid() if "PYTEST_XDIST_WORKER" in os.environ else os.getpid()
+    return PARTS / str(run)
+
+
 def _worker() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
 
@@ -77,8 +93,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     if not hasattr(session.config, "workerinput"):  # the controller, or a run without xdist
-        for part in PARTS.glob("*.json") if PARTS.exists() else []:
-            part.unlink()
+        shutil.rmtree(_parts(), ignore_errors=True)
         session.config.stash[_started] = time.monotonic()
 
 
@@ -88,12 +103,13 @@ _started = pytest.StashKey[float]()
 def pytest_sessionfinish(session: pytest.Session) -> None:
     if not _rows:
         return
-    PARTS.mkdir(parents=True, exist_ok=True)
-    (PARTS / f"{_worker()}.json").write_text(json.dumps(_rows))
+    _parts().mkdir(parents=True, exist_ok=True)
+    (_parts() / f"{_worker()}.json").write_text(json.dumps(_rows))
 
 
 def _merge() -> tuple[dict[tuple[str, str], dict[str, Any]], list[dict[str, Any]]]:
-    rows = [row for part in sorted(PARTS.glob("*.json")) for row in json.loads(part.read_text())]
+    parts = sorted(_parts().glob("*.json"))
+    rows = [row for part in parts for row in json.loads(part.read_text())]
     cells: dict[tuple[str, str], dict[str, Any]] = defaultdict(
         lambda: {"seconds": 0.0, "failed": 0, "count": 0}
     )
@@ -109,6 +125,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     if hasattr(config, "workerinput") or _started not in config.stash:
         return
     cells, _ = _merge()
+    shutil.rmtree(_parts(), ignore_errors=True)
     if not cells:
         return
     wall = time.monotonic() - config.stash[_started]

@@ -1,11 +1,15 @@
-"""Running commands and finding free ports on the loopback interface."""
+"""Running commands and handing out loopback ports that nobody else will take."""
 
 from __future__ import annotations
 
+import fcntl
+import random
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
+from typing import IO
 
 
 def run(
@@ -31,10 +35,36 @@ def output(command: list[str], env: dict[str, str] | None = None) -> str:
     return subprocess.run(command, capture_output=True, text=True, check=True, env=env).stdout
 
 
+# Ports the tests hand out: below Linux's ephemeral range (32768-60999), so no outgoing
+# connection of the busy machine takes one between its choice and its bind; a lock file per
+# port keeps two pytest workers from choosing the same one. A port once chosen stays with its
+# process until it exits.
+_PORTS = range(20000, 32000)
+_PORT_LOCKS = Path(tempfile.gettempdir()) / "backend-service-template-ports"
+_held: list[IO[bytes]] = []
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A loopback port nothing listens on, reserved for this process."""
+    _PORT_LOCKS.mkdir(exist_ok=True)
+    start = random.randrange(len(_PORTS))
+    for offset in range(len(_PORTS)):
+        port = _PORTS[(start + offset) % len(_PORTS)]
+        lock = (_PORT_LOCKS / str(port)).open("wb")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            lock.close()
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:  # in use by something outside the tests
+                lock.close()
+                continue
+        _held.append(lock)
+        return port
+    raise RuntimeError(f"no free port in {_PORTS}")
 
 
 def wait_for_port(port: int, timeout: float = 10) -> None:
