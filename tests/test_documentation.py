@@ -241,3 +241,43 @@ def test_every_path_the_map_names_exists() -> None:
         if not matches or (test and f"def {test}(" not in matches[0].read_text()):
             missing.append(name)
     assert sorted(missing) == []
+
+
+def map_sections() -> dict[str, str]:
+    """Each question's section of the map: its heading's names, then its text."""
+    text = MAP.read_text()
+    found = {}
+    for heading, body in re.findall(r"^### (.+?)\n(.*?)(?=^##)", text, re.MULTILINE | re.DOTALL):
+        found[heading] = body
+    return found
+
+
+def bullet(body: str, label: str) -> str:
+    found = re.search(rf"^- \*\*{label}\*\*:(.*?)(?=^- \*\*|\Z)", body, re.MULTILINE | re.DOTALL)
+    return found.group(1) if found else ""
+
+
+def test_the_map_names_every_file_a_question_switches() -> None:
+    """Every template file whose name or Jinja tests one of a question's derived names is
+    named (or globbed, or under a folder named) in that question's "Produces"."""
+    derived = set(derived_names({**answers(valid_combinations()[0]), "project_slug": "my-service"}))
+    template = ROOT / "template"
+    tags = re.compile(r"\{%.*?%\}|\{\{.*?\}\}", re.DOTALL)
+    missing = []
+    for heading, body in map_sections().items():
+        names = set(INLINE_CODE.findall(bullet(body, "Derived"))) & derived
+        if not names:
+            continue
+        uses = re.compile(r"\b(" + "|".join(map(re.escape, sorted(names))) + r")\b")
+        covered: set[Path] = set()
+        for pattern in INLINE_CODE.findall(bullet(body, "Produces")):
+            for match in ROOT.glob(pattern) if pattern.startswith("template/") else []:
+                covered |= {match, *match.rglob("*")} if match.is_dir() else {match}
+        for path in sorted(template.rglob("*")):
+            if not path.is_file() or path in covered:
+                continue
+            relative = str(path.relative_to(template))
+            sources = [relative] + ([path.read_text()] if path.suffix == ".jinja" else [])
+            if any(uses.search(tag) for source in sources for tag in tags.findall(source)):
+                missing.append(f"{heading}: template/{relative}")
+    assert missing == []
