@@ -9,6 +9,8 @@ SHELL := bash
 .ONESHELL:
 .DEFAULT_GOAL := test
 .PHONY: test system-packages servers
+# Exported so the recipe can print it without the shell reading its quotes and parentheses.
+export PYTEST_ARGS
 
 # Root installs and starts directly; anyone else through sudo, when there is one.
 SUDO := $(if $(filter 0,$(shell id -u)),,$(shell command -v sudo))
@@ -20,7 +22,7 @@ test: system-packages servers
 		# pip's scripts directory may be off PATH; generated Python projects call uv from there.
 		PATH="$$(python3 -c 'import os, uv; print(os.path.dirname(uv.find_uv_bin()))'):$$PATH"
 	fi
-	echo "==> uv run pytest $(PYTEST_ARGS)"
+	echo "==> uv run pytest $$PYTEST_ARGS"
 	uv run pytest $(PYTEST_ARGS)
 
 # PgBouncer, the database clients, what Django's mysqlclient compiles against, and the browser

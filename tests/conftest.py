@@ -17,6 +17,15 @@ from support.prerequisites import missing
 from support.projects import Projects, answers, copy_project
 
 _CHECKED = pytest.StashKey[bool]()
+# What make exports to the commands it runs, pytest under `make test` included.
+MAKE_VARIABLES = {
+    "MAKEFLAGS",
+    "MFLAGS",
+    "MAKELEVEL",
+    "MAKEOVERRIDES",
+    "MAKE_TERMOUT",
+    "MAKE_TERMERR",
+}
 
 
 def _stop_if_missing(config: pytest.Config, nodeids: Iterable[str]) -> None:
@@ -90,6 +99,9 @@ def tool_env() -> dict[str, str]:
         key: value
         for key, value in os.environ.items()
         if not key.startswith(("VIRTUAL_ENV", "PYTEST_", "COV_", "UV_PROJECT"))
+        # `make test` runs pytest under make: its flags would make a project's own make print
+        # "Entering directory" lines and share make's job server.
+        and key not in MAKE_VARIABLES
     }
     env.pop("DATABASE_URL", None)
     env[NODE_PREBUILDS_SETTING] = str(NODE_PREBUILDS)
