@@ -133,7 +133,8 @@ class SettingGroup(NamedTuple):
     starts_section: bool = False  # `.env.example` puts a blank line before it
 
 
-# Every setting the service reads, once; settings.py and config.ts must match (tests/test_docs.py).
+# Every setting the service reads, once; settings.py and config.ts must match
+# (tests/test_documentation.py).
 # DATABASE_URL's meaning and example depend on the database: see environment().
 ENVIRONMENT = (
     SettingGroup(
@@ -217,9 +218,12 @@ def combination_error(framework: str, database: str, pooling: str) -> str:
 
 def _rules() -> Environment:
     """Jinja as copier renders copier.yml's `when`, `default` and validators."""
-    rules = Environment(undefined=StrictUndefined)
-    rules.globals.update(pooling_error=pooling_error, combination_error=combination_error)
-    return rules
+    return Environment(undefined=StrictUndefined, extensions=[TemplateGlobals])
+
+
+def _is_asked(rules: Environment, question: dict[str, Any], answers: dict[str, str]) -> bool:
+    asked = rules.from_string(str(question.get("when", "true"))).render(answers)
+    return asked.strip().lower() not in {"false", "0", "no", "off", ""}
 
 
 def valid_combinations() -> list[Combination]:
@@ -232,8 +236,7 @@ def valid_combinations() -> list[Combination]:
         answers: dict[str, str] = {}
         for name, value in zip(QUESTIONS, values, strict=True):
             question = QUESTIONS[name]
-            asked = rules.from_string(str(question.get("when", "true"))).render(answers)
-            if asked.strip().lower() in {"false", "0", "no", "off", ""}:
+            if not _is_asked(rules, question, answers):
                 answers[name] = rules.from_string(str(question["default"])).render(answers)
                 continue
             answers[name] = value
@@ -245,6 +248,19 @@ def valid_combinations() -> list[Combination]:
             if combination not in found:
                 found.append(combination)
     return found
+
+
+def given_answers(combination: Combination) -> dict[str, str]:
+    """What to tell copier for this combination: the answers to the questions it asks (one
+    it does not ask takes its default, and copier refuses an answer to it)."""
+    rules = _rules()
+    answers: dict[str, str] = {}
+    given: dict[str, str] = {}
+    for name, value in combination._asdict().items():
+        if _is_asked(rules, QUESTIONS[name], answers):
+            given[name] = value
+        answers[name] = value
+    return given
 
 
 def default_database_url(database: str, slug: str) -> str:

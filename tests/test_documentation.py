@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 from combinations import Combination, derived_names, valid_combinations
-from support.projects import ROOT, answers
+from support.projects import JINJA_TAG, ROOT, answers
 
 pytestmark = pytest.mark.filterwarnings("ignore::copier.errors.DirtyLocalWarning")
 
@@ -32,6 +32,11 @@ INLINE_CODE = re.compile(r"(?<!`)`([^`\n]+)`(?!`)")
 FENCED_BLOCK = re.compile(r"^```(\w*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 # A path as documentation writes one: words, dots and dashes between slashes, `*` in globs.
 PATH_LIKE = re.compile(r"^[\w.*{}-]*[a-z_.][\w.*{}-]*(/[\w.*{}%-]*)*$")
+
+
+def names_for(combination: Combination) -> dict[str, object]:
+    """The derived names a copy of `combination` renders with (default name and slug)."""
+    return derived_names({**answers(combination), "project_slug": "my-service"})
 
 
 def looks_like_path(text: str) -> bool:
@@ -169,9 +174,7 @@ def test_settings_have_the_same_names_and_defaults_everywhere(
         module = python_settings((project / PYTHON_SETTINGS).read_text())
     example = env_example((project / ".env.example").read_text())
     readme = readme_environment((project / "README.md").read_text())
-    database_url = derived_names({**answers(combination), "project_slug": "my-service"})[
-        "default_database_url"
-    ]
+    database_url = names_for(combination)["default_database_url"]
 
     # .env.example points at this project's database; everything else is the default.
     assert example.pop("DATABASE_URL") == database_url
@@ -182,7 +185,7 @@ def test_settings_have_the_same_names_and_defaults_everywhere(
 
 def test_make_verbs_are_the_same_in_makefile_and_readme(rendered: tuple[Combination, Path]) -> None:
     combination, project = rendered
-    verbs = derived_names({**answers(combination), "project_slug": "my-service"})["make_verbs"]
+    verbs = names_for(combination)["make_verbs"]
     makefile = (project / "Makefile").read_text()
     readme = (project / "README.md").read_text()
 
@@ -218,7 +221,7 @@ def map_names() -> set[str]:
 def test_the_map_covers_every_question_and_derived_name() -> None:
     questions = {key for key in yaml.safe_load((ROOT / "copier.yml").read_text()) if key[0] != "_"}
     combination = valid_combinations()[0]
-    derived = set(derived_names({**answers(combination), "project_slug": "my-service"}))
+    derived = set(names_for(combination))
     derived.add("jwt_secret")  # added beside the derived names by the same context hook
 
     assert questions - map_names() == set()
@@ -260,9 +263,8 @@ def bullet(body: str, label: str) -> str:
 def test_the_map_names_every_file_a_question_switches() -> None:
     """Every template file whose name or Jinja tests one of a question's derived names is
     named (or globbed, or under a folder named) in that question's "Produces"."""
-    derived = set(derived_names({**answers(valid_combinations()[0]), "project_slug": "my-service"}))
+    derived = set(names_for(valid_combinations()[0]))
     template = ROOT / "template"
-    tags = re.compile(r"\{%.*?%\}|\{\{.*?\}\}", re.DOTALL)
     missing = []
     for heading, body in map_sections().items():
         names = set(INLINE_CODE.findall(bullet(body, "Derived"))) & derived
@@ -278,6 +280,6 @@ def test_the_map_names_every_file_a_question_switches() -> None:
                 continue
             relative = str(path.relative_to(template))
             sources = [relative] + ([path.read_text()] if path.suffix == ".jinja" else [])
-            if any(uses.search(tag) for source in sources for tag in tags.findall(source)):
+            if any(uses.search(tag) for source in sources for tag in JINJA_TAG.findall(source)):
                 missing.append(f"{heading}: template/{relative}")
     assert missing == []

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 from combinations import Combination
-from support.projects import copy_project
+from support.projects import JINJA_TAG, copy_project
 
 pytestmark = pytest.mark.filterwarnings("ignore::copier.errors.DirtyLocalWarning")
 
@@ -20,7 +20,6 @@ NOT_PORTABLE = re.compile(r'[<>:"|?*\\\x00-\x1f]|[. ]$')
 WINDOWS_RESERVED = re.compile(r"^(CON|PRN|AUX|NUL|COM\d|LPT\d)(\..*)?$", re.IGNORECASE)
 # A template tests the derived names of extensions/combinations.py, never a raw answer.
 RAW_ANSWER_TEST = re.compile(r"\b(framework|database|pooling)\s*(==|!=|\bin\b)")
-JINJA_TAG = re.compile(r"\{%.*?%\}|\{\{.*?\}\}", re.DOTALL)
 
 # Jinja's delimiters as templates use them (Python's `}}` closing nested dicts is fine).
 JINJA_LEFTOVER = re.compile(r"\{\{-?\s*[\w(]|\{%-?\s|\s-?%\}|\{#")

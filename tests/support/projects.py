@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
 import pytest
 import reporting
-from combinations import Combination, valid_combinations
+from combinations import Combination, given_answers, valid_combinations
 from copier import run_copy
 
 from support.commands import run
 from support.node import ensure_node_prebuilds
 
 ROOT = Path(__file__).resolve().parents[2]
+# A Jinja tag or expression in a template's name or text.
+JINJA_TAG = re.compile(r"\{%.*?%\}|\{\{.*?\}\}", re.DOTALL)
 COMBINATIONS = valid_combinations()
 
 
@@ -26,10 +29,7 @@ def combination_params(combinations: list[Combination] = COMBINATIONS) -> list[o
 
 
 def answers(combination: Combination, **extra: str) -> dict[str, str]:
-    data = {"framework": combination.framework, "database": combination.database, **extra}
-    if combination.database != "sqlite":
-        data["pooling"] = combination.pooling
-    return data
+    return {**given_answers(combination), **extra}
 
 
 def copy_project(template: Path, destination: Path, **data: str) -> Path:
