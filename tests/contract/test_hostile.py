@@ -249,9 +249,13 @@ def _forged(kind: str, header: dict[str, Any], claims: dict[str, Any], secret: s
         missing = str(2_000_000_000) if isinstance(subject, str) else 2_000_000_000
         return sign(header, {**claims, "sub": missing}, secret)
     if kind == "tampered":
+        # Another user's id under this user's signature (not the same id: the token's user may
+        # be the first, and a "tampered" token naming them again would be the real one).
         token = sign(header, claims, secret)
         head, _, signature = token.split(".")
-        return f"{head}.{_b64(json.dumps({**claims, 'sub': '1'}).encode())}.{signature}"
+        other = "2" if str(claims["sub"]) == "1" else "1"
+        forged = {**claims, "sub": other if isinstance(claims["sub"], str) else int(other)}
+        return f"{head}.{_b64(json.dumps(forged).encode())}.{signature}"
     if kind == "garbage":
         return "not.a.token"
     raise AssertionError(kind)
