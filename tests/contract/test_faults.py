@@ -133,14 +133,28 @@ def summary(outcomes: list[Outcome]) -> str:
     )
 
 
+REQUEST_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def evidence(running: Service, *parts: str) -> str:
     """What a failed assertion shows: the given facts, the service's error lines (a 500's
     traceback), then the tail of its log."""
     lines = running.output().splitlines()
     errors = [line for line in lines if '"level": "error"' in line or '"level":50' in line]
+    # What the service logged for the requests the facts name (`unexpected` gives their ids).
+    named = set(REQUEST_ID.findall("\n".join(parts)))
+    logged = [line for line in lines if named & set(REQUEST_ID.findall(line))]
     tail = "\n".join(lines[-40:])
     return "\n".join(
-        [*parts, "--- service errors ---", *errors[:5], "--- service log tail ---", tail]
+        [
+            *parts,
+            "--- service errors ---",
+            *errors[:5],
+            "--- the named requests' log lines ---",
+            *logged[:12],
+            "--- service log tail ---",
+            tail,
+        ]
     )
 
 
@@ -149,7 +163,11 @@ def unexpected(outcomes: list[Outcome], allowed: Callable[[Outcome], bool]) -> l
     found = [outcome for outcome in outcomes if not allowed(outcome)]
     if not found:
         return []
-    first = [f"{o.label} after {o.elapsed:.2f}s: {o.body[:160]}" for o in found[:6]]
+    first = [
+        f"{o.label} after {o.elapsed:.2f}s (request {o.header('x-request-id') or '-'}): "
+        f"{o.body[:160]}"
+        for o in found[:6]
+    ]
     return [f"{len(found)} of {len(outcomes)}", *first]
 
 
@@ -217,6 +235,7 @@ class Traffic:
         self.outcomes: list[Outcome] = []
         self.acknowledged: dict[str, int] = {}  # title -> id, for every 201
         self.pending: list[tuple[dict[str, str], dict[str, Any]]] = []  # creates not acknowledged
+        self.retried_503: list[Outcome] = []  # retries answered "retry later", then tried again
         self.users = [bearer(service.client()) for _ in range(workers)]
         self._stop = threading.Event()
         self._threads = [
@@ -277,12 +296,18 @@ class Traffic:
         assert op == "delete"
         return send(client, op, "DELETE", f"{TASKS}/{own.pop(rng.randrange(len(own)))}")
 
-    def retry_pending(self) -> list[Outcome]:
-        """What a client does after a 5xx or no answer: the same request, the same key."""
+    def retry_pending(self, attempts: int = 3) -> list[Outcome]:
+        """What a client does after a 5xx or no answer: the same request, the same key, again
+        after a 503 (the contract's "retry later"), up to `attempts` times; the last answers."""
         retried = []
         with httpx.Client(base_url=self.service.base_url, timeout=self.timeout) as client:
             for headers, body in self.pending:
-                outcome = send(client, "create", "POST", TASKS, json=body, headers=headers)
+                for attempt in range(1, attempts + 1):
+                    outcome = send(client, "create", "POST", TASKS, json=body, headers=headers)
+                    if not outcome.well_formed_503 or attempt == attempts:
+                        break
+                    self.retried_503.append(outcome)
+                    time.sleep(0.5)
                 if outcome.status == 201:
                     self.acknowledged[body["title"]] = json.loads(outcome.body)["id"]
                 retried.append(outcome)
@@ -443,6 +468,7 @@ def test_restart_under_load(server_database: None, drill: Drill) -> None:
         + (f"{ready_at - restored_at:.2f}s after the return" if ready_at else "never"),
         f"retries of {len(retried)} unacknowledged creates: {summary(retried) if retried else '-'}"
         f" ({replays} replayed: committed although answered 5xx or not at all)",
+        f"retries answered 503 and tried again: {unexpected(traffic.retried_503, succeeded)}",
     ]
     assert not problems, evidence(service, *problems, *facts)
     print("\n".join(facts))  # the measurements, for -s or a passing report
