@@ -224,14 +224,22 @@ class Traffic:
     """Clients mixing operations, a user each, until stopped; every answer is recorded.
 
     Creates carry an `Idempotency-Key` and a title unique to that key, so the database tells
-    which were committed and how often."""
+    which were committed and how often. `pace` caps each client's requests per second (None:
+    as fast as answers come, for a soak); a cap leaves the other worker's tests the CPU that
+    a flood of instant 503s would burn, with hundreds of requests in each phase still."""
 
     def __init__(
-        self, service: Service, ops: tuple[str, ...], workers: int = 4, timeout: float = 20
+        self,
+        service: Service,
+        ops: tuple[str, ...],
+        workers: int = 4,
+        timeout: float = 20,
+        pace: float | None = None,
     ) -> None:
         self.service = service
         self.ops = ops
         self.timeout = timeout
+        self.interval = 1 / pace if pace else 0.0
         self.outcomes: list[Outcome] = []
         self.acknowledged: dict[str, int] = {}  # title -> id, for every 201
         self.pending: list[tuple[dict[str, str], dict[str, Any]]] = []  # creates not acknowledged
@@ -269,6 +277,8 @@ class Traffic:
                 self.outcomes.append(outcome)
                 if outcome.status is None:
                     time.sleep(0.05)  # refused: no busy loop
+                else:
+                    time.sleep(max(0.0, outcome.started + self.interval - time.monotonic()))
 
     def _do(
         self, client: httpx.Client, op: str, own: list[int], sequence: str, rng: random.Random
@@ -410,7 +420,7 @@ def test_restart_under_load(server_database: None, drill: Drill) -> None:
         FaultProxy.in_front_of(drill.database_url) as proxy,
         running(drill, "restart", proxy.url(drill.database_url)) as service,
     ):
-        traffic = Traffic(service, ("create", "create", "list", "read")).start()
+        traffic = Traffic(service, ("create", "create", "list", "read"), pace=50).start()
         prober = Prober(service).start()
         time.sleep(1.5)
         cut_at = time.monotonic()

@@ -11,9 +11,18 @@ TASKS = "/api/v1/tasks"
 RFC3339_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|\+00:00)$")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def client(service: Service) -> httpx.Client:
-    """A client signed in as a fresh user."""
+    """A client signed in as one user for the module (a sign-up hashes a password: it costs
+    more than most tests here); the tests that count a whole list take `fresh_client`."""
+    http = service.client()
+    http.headers.update(bearer(http))
+    return http
+
+
+@pytest.fixture
+def fresh_client(service: Service) -> httpx.Client:
+    """A client signed in as a user with no tasks yet."""
     http = service.client()
     http.headers.update(bearer(http))
     return http
@@ -79,11 +88,11 @@ def test_read_update_delete(client: httpx.Client) -> None:
     assert gone.headers["content-type"] == "application/problem+json"
 
 
-def test_list_is_newest_first_and_paginated(client: httpx.Client) -> None:
-    ids = [create(client, title=f"task {n}")["id"] for n in range(3)]
+def test_list_is_newest_first_and_paginated(fresh_client: httpx.Client) -> None:
+    ids = [create(fresh_client, title=f"task {n}")["id"] for n in range(3)]
 
-    first = client.get(TASKS, params={"limit": 2, "offset": 0})
-    rest = client.get(TASKS, params={"limit": 2, "offset": 2})
+    first = fresh_client.get(TASKS, params={"limit": 2, "offset": 0})
+    rest = fresh_client.get(TASKS, params={"limit": 2, "offset": 2})
 
     assert first.status_code == 200
     page = first.json()
@@ -92,13 +101,13 @@ def test_list_is_newest_first_and_paginated(client: httpx.Client) -> None:
     assert [task["id"] for task in page["items"] + rest.json()["items"]] == ids[::-1]
 
 
-def test_list_defaults_and_status_filter(client: httpx.Client) -> None:
-    done = create(client, title="done")
-    create(client, title="pending")
-    client.patch(f"{TASKS}/{done['id']}", json={"status": "done"})
+def test_list_defaults_and_status_filter(fresh_client: httpx.Client) -> None:
+    done = create(fresh_client, title="done")
+    create(fresh_client, title="pending")
+    fresh_client.patch(f"{TASKS}/{done['id']}", json={"status": "done"})
 
-    everything = client.get(TASKS).json()
-    only_done = client.get(TASKS, params={"status": "done"}).json()
+    everything = fresh_client.get(TASKS).json()
+    only_done = fresh_client.get(TASKS, params={"status": "done"}).json()
 
     assert (everything["total"], everything["limit"], everything["offset"]) == (2, 20, 0)
     assert [task["id"] for task in only_done["items"]] == [done["id"]]
