@@ -129,4 +129,7 @@ def databases(request: pytest.FixtureRequest) -> Iterator[Databases]:
 def projects(
     copier_template: Path, tmp_path_factory: pytest.TempPathFactory, tool_env: dict[str, str]
 ) -> Projects:
-    return Projects(copier_template, tmp_path_factory.mktemp("projects"), tool_env)
+    # xdist gives each worker a directory in the run's: that one is shared.
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if "PYTEST_XDIST_WORKER" in os.environ else base
+    return Projects(copier_template, tmp_path_factory.mktemp("projects"), tool_env, shared)

@@ -7,10 +7,14 @@ format, every install takes it from here through an npm setting.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import hashlib
 import json
+import shutil
 import tarfile
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from support.commands import output, run
@@ -58,3 +62,35 @@ def ensure_node_prebuilds(project: Path, env: dict[str, str]) -> None:
                 name = "build/Release/better_sqlite3.node"
                 archive.add(package / name, arcname=name)
             partial.rename(target)
+
+
+@contextlib.contextmanager
+def shared_node_modules(project: Path, cache: Path) -> Iterator[None]:
+    """Around `make install`: one npm install per dependency set and run, shared by the others.
+
+    The first project with a given package.json (and Node) installs from nothing and leaves
+    its node_modules and lock file in `cache`; the next ones start from a copy of them, and
+    their own `make install` then finds the tree complete (about 5 s instead of 25 here).
+    A copy, not links: tests write caches under node_modules."""
+    fingerprint = hashlib.sha256(
+        (project / "package.json").read_bytes() + _node("process.version").encode()
+    ).hexdigest()[:16]
+    cache.mkdir(parents=True, exist_ok=True)
+    stored = cache / fingerprint
+    # The workers that need one set wait for its first install, then copy it.
+    with (cache / f"{fingerprint}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if stored.exists():
+            _copy(stored, project)
+        yield
+        if not stored.exists():
+            partial = cache / f"{fingerprint}.partial"
+            shutil.rmtree(partial, ignore_errors=True)
+            partial.mkdir()
+            _copy(project, partial)
+            partial.rename(stored)
+
+
+def _copy(source: Path, destination: Path) -> None:
+    """An installed tree (`cp -a`: several times faster than copytree on 20,000 files)."""
+    run(["cp", "-a", "node_modules", "package-lock.json", str(destination)], cwd=source)

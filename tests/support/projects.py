@@ -12,7 +12,7 @@ from combinations import Combination, given_answers, valid_combinations
 from copier import run_copy
 
 from support.commands import run
-from support.node import ensure_node_prebuilds
+from support.node import ensure_node_prebuilds, shared_node_modules
 
 ROOT = Path(__file__).resolve().parents[2]
 # A Jinja tag or expression in a template's name or text.
@@ -49,10 +49,11 @@ def copy_project(template: Path, destination: Path, **data: str) -> Path:
 class Projects:
     """Generated projects, rendered and installed once per combination and worker."""
 
-    def __init__(self, template: Path, workdir: Path, env: dict[str, str]) -> None:
+    def __init__(self, template: Path, workdir: Path, env: dict[str, str], shared: Path) -> None:
         self.template = template
         self.workdir = workdir
         self.env = env
+        self.shared = shared  # this run's, for every worker: installs they share
         self._installed: dict[Combination, Path] = {}
 
     def render(self, combination: Combination, destination: Path) -> Path:
@@ -64,7 +65,10 @@ class Projects:
             project = self.render(combination, self.workdir / combination.id)
             if combination.framework == "express":
                 ensure_node_prebuilds(project, self.env)
-            run(["make", "install"], cwd=project, env=self.env)
+                with shared_node_modules(project, self.shared / "node-modules"):
+                    run(["make", "install"], cwd=project, env=self.env)
+            else:
+                run(["make", "install"], cwd=project, env=self.env)
             reporting.record(combination.id, "install", time.monotonic() - started)
             self._installed[combination] = project
         return self._installed[combination]
