@@ -66,6 +66,10 @@ async def _stored_response(
     return CreateResponse(response["location"], response["body"], replayed=True)
 
 
+# Concurrent keyed creates of different users can deadlock more than once in a row under load.
+DEADLOCK_RETRIES = 3
+
+
 def _is_deadlock(error: OperationalError) -> bool:
     """InnoDB's gap locks can make concurrent keyed creates deadlock (MySQL error 1213)."""
     args: tuple[object, ...] = getattr(error.orig, "args", ())
@@ -78,7 +82,7 @@ async def create_task(
     owner_id: int,
     data: TaskCreate,
     idempotency_key: str | None = None,
-    retry_on_deadlock: bool = True,
+    deadlock_retries: int = DEADLOCK_RETRIES,
 ) -> CreateResponse:
     """Creates the task, or with a key already used replays what that create answered.
 
@@ -126,8 +130,9 @@ async def create_task(
             return stored
         raise OwnerNotFoundError(owner_id) from error
     except OperationalError as error:
-        # The deadlock's loser was rolled back whole: once more finds the winner's response.
-        if idempotency_key is None or not retry_on_deadlock or not _is_deadlock(error):
+        # The deadlock's loser was rolled back whole: once more finds the winner's response
+        # or, when the deadlock was with another key's create, makes this one.
+        if idempotency_key is None or deadlock_retries <= 0 or not _is_deadlock(error):
             raise
         await session.rollback()
         return await create_task(
@@ -135,7 +140,7 @@ async def create_task(
             owner_id=owner_id,
             data=data,
             idempotency_key=idempotency_key,
-            retry_on_deadlock=False,
+            deadlock_retries=deadlock_retries - 1,
         )
     return created
 
