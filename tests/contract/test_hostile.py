@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from support.blackbox import Service, assert_problem, bearer
+from support.blackbox import Service, assert_problem, bearer, signed_in
 
 TASKS = "/api/v1/tasks"
 JSON = {"content-type": "application/json"}
@@ -37,9 +37,7 @@ def client(service: Service) -> httpx.Client:
     """A client signed in as one user for the module: a sign-up hashes a password, which
     costs more than most tests here, and no test needs an empty account (what one refuses,
     it checks was not stored by counting before and after)."""
-    http = service.client()
-    http.headers.update(bearer(http))
-    return http
+    return signed_in(service)
 
 
 def stored(client: httpx.Client) -> int:

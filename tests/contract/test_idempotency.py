@@ -7,16 +7,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from support.blackbox import Service, assert_problem, bearer
+from support.blackbox import Service, assert_problem, bearer, signed_in
 
 TASKS = "/api/v1/tasks"
 
 
 @pytest.fixture
 def client(service: Service) -> httpx.Client:
-    http = service.client()
-    http.headers.update(bearer(http))
-    return http
+    return signed_in(service)
 
 
 def test_a_retry_with_the_same_key_replays_the_first_answer(client: httpx.Client) -> None:

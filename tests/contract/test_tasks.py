@@ -5,7 +5,7 @@ from typing import Any
 
 import httpx
 import pytest
-from support.blackbox import Service, bearer
+from support.blackbox import Service, bearer, signed_in
 
 TASKS = "/api/v1/tasks"
 RFC3339_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|\+00:00)$")
@@ -15,17 +15,13 @@ RFC3339_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|\+00:0
 def client(service: Service) -> httpx.Client:
     """A client signed in as one user for the module (a sign-up hashes a password: it costs
     more than most tests here); the tests that count a whole list take `fresh_client`."""
-    http = service.client()
-    http.headers.update(bearer(http))
-    return http
+    return signed_in(service)
 
 
 @pytest.fixture
 def fresh_client(service: Service) -> httpx.Client:
     """A client signed in as a user with no tasks yet."""
-    http = service.client()
-    http.headers.update(bearer(http))
-    return http
+    return signed_in(service)
 
 
 def create(client: httpx.Client, **fields: Any) -> dict[str, Any]:

@@ -145,6 +145,13 @@ def bearer(client: httpx.Client, username: str | None = None) -> dict[str, str]:
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
+def signed_in(service: Service) -> httpx.Client:
+    """A client of `service` signed in as a fresh user."""
+    client = service.client()
+    client.headers.update(bearer(client))
+    return client
+
+
 def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
     """An RFC 9457 problem+json error with `status`, and nothing internal in it."""
     assert response.status_code == status, response.text
