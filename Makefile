@@ -11,6 +11,9 @@ SHELL := bash
 .PHONY: test system-packages servers
 # Exported so the recipe can print it without the shell reading its quotes and parentheses.
 export PYTEST_ARGS
+# Bytecode cached on disk: where the machine turns it off, every interpreter the suite starts
+# (pytest's workers, schemathesis, each generated service) would compile its imports anew.
+unexport PYTHONDONTWRITEBYTECODE
 
 # Root installs and starts directly; anyone else through sudo, when there is one.
 SUDO := $(if $(filter 0,$(shell id -u)),,$(shell command -v sudo))
