@@ -1,4 +1,7 @@
-"""`python -m <package> serve|migrate`: what `make run`, `make dev` and `make migrate` call."""
+"""`python -m <package> serve|migrate`: what `make run`, `make dev` and `make migrate` call.
+
+`serve --migrate` applies pending migrations, then serves, in one interpreter: `make run` and
+`make dev` use it, as a second one would import the application again (about a second)."""
 
 import argparse
 import asyncio
@@ -40,7 +43,9 @@ def _exit_zero(_signal: int, _frame: FrameType | None) -> None:
     raise SystemExit(0)
 
 
-def serve(*, reload: bool) -> None:
+def serve(*, reload: bool, migrate_first: bool) -> None:
+    if migrate_first:
+        migrate()
     settings = get_settings()
     configure_logging(settings.log_level, settings.effective_log_format)
     # Uvicorn drains, then re-raises the SIGTERM it caught; a drained stop is a clean exit.
@@ -63,12 +68,15 @@ def main() -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     serve_parser = commands.add_parser("serve", help="serve HTTP until SIGTERM")
     serve_parser.add_argument("--reload", action="store_true", help="restart on code changes")
+    serve_parser.add_argument(
+        "--migrate", action="store_true", help="apply pending migrations first (as `migrate`)"
+    )
     commands.add_parser("migrate", help="create the database if needed, apply migrations")
     args = parser.parse_args()
     if args.command == "migrate":
         migrate()
     else:
-        serve(reload=args.reload)
+        serve(reload=args.reload, migrate_first=args.migrate)
 
 
 if __name__ == "__main__":
