@@ -37,6 +37,9 @@ STAGES = ("render", "setup", "install", "lint", "test", "contract", "faults", "u
 
 _rows: list[dict[str, Any]] = []
 _is_worker = False
+# When each worker ran each combination (epoch seconds of its first start and last stop): how
+# well the workers were kept busy, and what one idle worker cost at the end.
+_spans: dict[tuple[str, str], list[float]] = {}
 
 
 def record(combination: str, stage: str, seconds: float, *, passed: bool = True) -> None:
@@ -83,8 +86,12 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.when == "teardown" and report.duration < 0.05 and report.passed:
         return  # nothing to see
     found = COMBINATION_ID.search(report.nodeid)
+    gateway = getattr(getattr(report, "node", None), "gateway", None)
+    key = (gateway.id if gateway else "main", found.group(1) if found else "-")
+    span = _spans.setdefault(key, [report.start, report.stop])
+    span[0], span[1] = min(span[0], report.start), max(span[1], report.stop)
     record(
-        found.group(1) if found else "-",
+        key[1],
         _stage(report.nodeid, report.when),
         report.duration,
         passed=not report.failed,
@@ -121,6 +128,22 @@ def _merge() -> tuple[dict[tuple[str, str], dict[str, Any]], list[dict[str, Any]
     return cells, rows
 
 
+def _schedule() -> dict[str, dict[str, Any]]:
+    """Per worker: when it finished its last test, and when it ran each combination (seconds
+    from the first test's start)."""
+    if not _spans:
+        return {}
+    origin = min(start for start, _ in _spans.values())
+    workers: dict[str, dict[str, Any]] = {}
+    for (worker, combination), (start, stop) in sorted(_spans.items(), key=lambda i: i[1][0]):
+        entry = workers.setdefault(worker, {"until": 0.0, "combinations": []})
+        entry["until"] = max(entry["until"], stop - origin)
+        entry["combinations"].append(
+            {"combination": combination, "from": start - origin, "to": stop - origin}
+        )
+    return dict(sorted(workers.items()))
+
+
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     if hasattr(config, "workerinput") or _started not in config.stash:
         return
@@ -150,10 +173,13 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     # Installs happen inside setup phases: shown on their own, counted once.
     worker_seconds = sum(seconds for stage, seconds in per_stage.items() if stage != "install")
     failed = [f"{c} / {s}" for (c, s), cell in sorted(cells.items()) if cell["failed"]]
+    schedule = _schedule()
     summary = [
         f"wall {wall:.0f} s; {worker_seconds:.0f} worker-seconds in test phases",
         "worker-seconds per stage: "
         + ", ".join(f"{stage} {seconds:.0f}" for stage, seconds in per_stage.items()),
+        "workers busy until: "
+        + ", ".join(f"{worker} {span['until']:.0f} s" for worker, span in schedule.items()),
         "failed: " + (", ".join(failed) if failed else "none"),
     ]
     REPORTS.mkdir(exist_ok=True)
@@ -169,6 +195,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             {
                 "wall_seconds": wall,
                 "stages": per_stage,
+                "workers": schedule,
                 "cells": [
                     {"combination": c, "stage": s, **cell} for (c, s), cell in sorted(cells.items())
                 ],
