@@ -51,9 +51,27 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+# Longest first: xdist hands out combinations in the order it collected them, and the last one
+# a worker takes decides how long the other idles at the end. Express takes longest (npm, tsc,
+# and the whole npm install for the first), then Django; server databases add the fault
+# drills that SQLite skips. The template's own tests, quick and many, fill the end.
+FRAMEWORK_RANK = {"express": 0, "django": 1, "fastapi": 2}
+COMBINATIONS_BY_ID = {combination.id: combination for combination in valid_combinations()}
+
+
+def _longest_first(item: pytest.Item) -> tuple[int, int, int]:
+    group = item.get_closest_marker("xdist_group")
+    combination = COMBINATIONS_BY_ID.get(group.args[0]) if group else None
+    if combination is None:
+        return (1, 0, 0)
+    return (0, combination.database == "sqlite", FRAMEWORK_RANK.get(combination.framework, 0))
+
+
+@pytest.hookimpl(trylast=True)  # after pytest has grouped the items by their fixtures' params
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """A test that needs an installed project is slow, whatever its module says; the quick
-    tier leaves out every slow test (installs, live services, update round trips)."""
+    tier leaves out every slow test (installs, live services, update round trips). The rest
+    run longest combination first; a stable sort keeps each combination's tests in order."""
     for item in items:
         if "projects" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.slow)
@@ -61,6 +79,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         slow = [item for item in items if item.get_closest_marker("slow")]
         config.hook.pytest_deselected(items=slow)
         items[:] = [item for item in items if not item.get_closest_marker("slow")]
+    items.sort(key=_longest_first)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
