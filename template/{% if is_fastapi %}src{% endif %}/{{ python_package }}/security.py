@@ -15,7 +15,8 @@ JWT_ALGORITHM = "HS256"
 # where RFC 9106's 64 MiB profile costs six times that, so a burst of logins costs a sixth of
 # the CPU. Hashes carry their parameters: changing them keeps old hashes valid.
 password_hasher = PasswordHasher(time_cost=2, memory_cost=19_456, parallelism=1)
-# One hash per core at a time: a burst of logins queues rather than taking every core.
+# At most one hash per core at a time: a burst of logins queues instead of piling up threads,
+# each holding its 19 MiB.
 _hashing_slots = CapacityLimiter(os.cpu_count() or 1)
 # Verified when the username is unknown, so both paths cost the same time.
 _DUMMY_HASH = password_hasher.hash("not-a-real-password")
