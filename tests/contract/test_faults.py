@@ -380,17 +380,25 @@ def keyed_create(key: str) -> Request:
 
 
 def burst(client: httpx.Client, requests: list[Request]) -> list[Outcome]:
-    """The requests all at once, each on a thread of its own; their outcomes in order."""
+    """The requests all at once, each on a thread of its own; their outcomes in order.
+
+    On connections of their own: one an earlier burst left idle can reach the server's
+    keep-alive timeout (uvicorn's 5 s, about one frozen round) just as a request goes out on
+    it, and meet a reset. That is HTTP/1.1's race, which clients settle by retrying, not an
+    answer of the service to a database fault."""
     outcomes: list[Outcome | None] = [None] * len(requests)
+    with httpx.Client(
+        base_url=client.base_url, headers=client.headers, timeout=client.timeout
+    ) as fresh:
 
-    def one(index: int) -> None:
-        outcomes[index] = perform(client, requests[index])
+        def one(index: int) -> None:
+            outcomes[index] = perform(fresh, requests[index])
 
-    threads = [threading.Thread(target=one, args=(index,)) for index in range(len(requests))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+        threads = [threading.Thread(target=one, args=(index,)) for index in range(len(requests))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
     return [outcome or Outcome("?", 0, 60, None, "no outcome in 60s") for outcome in outcomes]
 
 
