@@ -124,7 +124,8 @@ def tool_env() -> dict[str, str]:
     }
     env.pop("DATABASE_URL", None)
     # Machines that set this make every Python start compile its imports from source: 1.9 s
-    # instead of 0.9 s for a FastAPI service here, paid by some forty starts per combination.
+    # instead of 0.9 s for a FastAPI service here, paid by each of the dozen services the suite
+    # starts per combination, and by each test and lint run.
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env[NODE_PREBUILDS_SETTING] = str(NODE_PREBUILDS)
     # npm's network chatter about audits, funding and its own updates is noise here.
