@@ -40,6 +40,8 @@ _is_worker = False
 # When each worker ran each combination (epoch seconds of its first start and last stop): how
 # well the workers were kept busy, and what one idle worker cost at the end.
 _spans: dict[tuple[str, str], list[float]] = {}
+# Per check (a test function, whatever its parameters): seconds in all its phases, and runs.
+_checks: dict[str, list[float]] = defaultdict(lambda: [0.0, 0])
 
 
 def record(combination: str, stage: str, seconds: float, *, passed: bool = True) -> None:
@@ -90,6 +92,9 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     key = (gateway.id if gateway else "main", found.group(1) if found else "-")
     span = _spans.setdefault(key, [report.start, report.stop])
     span[0], span[1] = min(span[0], report.start), max(span[1], report.stop)
+    check = _checks[report.nodeid.split("[")[0]]
+    check[0] += report.duration
+    check[1] += report.when == "call"
     record(
         key[1],
         _stage(report.nodeid, report.when),
@@ -174,12 +179,15 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     worker_seconds = sum(seconds for stage, seconds in per_stage.items() if stage != "install")
     failed = [f"{c} / {s}" for (c, s), cell in sorted(cells.items()) if cell["failed"]]
     schedule = _schedule()
+    checks = sorted(_checks.items(), key=lambda item: -item[1][0])
     summary = [
         f"wall {wall:.0f} s; {worker_seconds:.0f} worker-seconds in test phases",
         "worker-seconds per stage: "
         + ", ".join(f"{stage} {seconds:.0f}" for stage, seconds in per_stage.items()),
         "workers busy until: "
         + ", ".join(f"{worker} {span['until']:.0f} s" for worker, span in schedule.items()),
+        "slowest checks (seconds in all runs / runs): "
+        + ", ".join(f"{name.split('::')[-1]} {sec:.0f}/{runs}" for name, (sec, runs) in checks[:6]),
         "failed: " + (", ".join(failed) if failed else "none"),
     ]
     REPORTS.mkdir(exist_ok=True)
@@ -196,6 +204,10 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
                 "wall_seconds": wall,
                 "stages": per_stage,
                 "workers": schedule,
+                "checks": [
+                    {"check": name, "seconds": seconds, "runs": runs}
+                    for name, (seconds, runs) in checks
+                ],
                 "cells": [
                     {"combination": c, "stage": s, **cell} for (c, s), cell in sorted(cells.items())
                 ],
