@@ -250,6 +250,26 @@ def valid_combinations() -> list[Combination]:
     return found
 
 
+def covering(questions: tuple[str, ...]) -> list[Combination]:
+    """The fewest valid combinations that give `questions` every set of answers they can take
+    together: one per distinct set, the other questions answered as copier's defaults answer
+    them (the first valid combination where no default fits). A check whose outcome depends on
+    `questions` alone learns on these all that every other combination could tell it."""
+    rules = _rules()
+    chosen: dict[tuple[str, ...], tuple[Combination, bool]] = {}
+    for combination in valid_combinations():
+        answers = combination._asdict()
+        projection = tuple(answers[name] for name in questions)
+        by_default = all(
+            answers[name] == rules.from_string(str(QUESTIONS[name]["default"])).render(answers)
+            for name in QUESTIONS
+            if name not in questions
+        )
+        if projection not in chosen or (by_default and not chosen[projection][1]):
+            chosen[projection] = (combination, by_default)
+    return [combination for combination, _ in chosen.values()]
+
+
 def given_answers(combination: Combination) -> dict[str, str]:
     """What to tell copier for this combination: the answers to the questions it asks (one
     it does not ask takes its default, and copier refuses an answer to it)."""

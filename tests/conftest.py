@@ -3,13 +3,14 @@ The machinery lives in the support package."""
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from combinations import Combination, valid_combinations
+from combinations import QUESTIONS, Combination, covering, valid_combinations
 from support.databases import Databases
 from support.node import NODE_PREBUILDS, NODE_PREBUILDS_SETTING
 from support.pgbouncer import PgBouncer
@@ -57,29 +58,51 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 # drills that SQLite skips. The template's own tests, quick and many, fill the end.
 FRAMEWORK_RANK = {"express": 0, "django": 1, "fastapi": 2}
 COMBINATIONS_BY_ID = {combination.id: combination for combination in valid_combinations()}
+_covering = functools.cache(covering)
+
+
+def _combination(item: pytest.Item) -> Combination | None:
+    group = item.get_closest_marker("xdist_group")
+    return COMBINATIONS_BY_ID.get(group.args[0]) if group else None
 
 
 def _longest_first(item: pytest.Item) -> tuple[int, int, int]:
-    group = item.get_closest_marker("xdist_group")
-    combination = COMBINATIONS_BY_ID.get(group.args[0]) if group else None
+    combination = _combination(item)
     if combination is None:
         return (1, 0, 0)
     return (0, combination.database == "sqlite", FRAMEWORK_RANK.get(combination.framework, 0))
 
 
+def _covers(item: pytest.Item) -> bool:
+    """False for a check that depends on fewer answers than a combination gives and whose
+    answers another combination already covers (see `depends_on` in pyproject.toml)."""
+    marker = item.get_closest_marker("depends_on")
+    combination = _combination(item)
+    if marker is None or combination is None:
+        return True
+    if unknown := set(marker.args) - set(QUESTIONS):
+        raise pytest.UsageError(f"{item.nodeid}: depends_on names no question: {unknown}")
+    return combination in _covering(tuple(marker.args))
+
+
 @pytest.hookimpl(trylast=True)  # after pytest has grouped the items by their fixtures' params
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """A test that needs an installed project is slow, whatever its module says; the quick
-    tier leaves out every slow test (installs, live services, update round trips). The rest
-    run longest combination first; a stable sort keeps each combination's tests in order."""
+    tier leaves out every slow test (installs, live services, update round trips). A check
+    that depends on some answers only runs once per distinct set of them. The rest run
+    longest combination first; a stable sort keeps each combination's tests in order."""
     for item in items:
         if "projects" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.slow)
-    if config.getoption("tier") == "quick":
-        slow = [item for item in items if item.get_closest_marker("slow")]
-        config.hook.pytest_deselected(items=slow)
-        items[:] = [item for item in items if not item.get_closest_marker("slow")]
-    items.sort(key=_longest_first)
+    quick = config.getoption("tier") == "quick"
+    kept: list[pytest.Item] = []
+    left_out: list[pytest.Item] = []
+    for item in items:
+        leave = (quick and item.get_closest_marker("slow")) or not _covers(item)
+        (left_out if leave else kept).append(item)
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+    items[:] = sorted(kept, key=_longest_first)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

@@ -13,6 +13,7 @@ from combinations import (
     Combination,
     choices,
     combination_error,
+    covering,
     valid_combinations,
 )
 from support.projects import answers, copy_project
@@ -107,6 +108,29 @@ def test_every_choice_of_every_question_is_in_a_combination() -> None:
     assert list(QUESTIONS) == list(Combination._fields)
     for name in QUESTIONS:
         assert {getattr(c, name) for c in combinations} == set(choices(name)), name
+
+
+@pytest.mark.parametrize(
+    "questions",
+    [(), ("framework",), ("framework", "database"), ("database", "pooling"), tuple(QUESTIONS)],
+    ids=lambda questions: "+".join(questions) or "none",
+)
+def test_covering_gives_each_set_of_answers_once(questions: tuple[str, ...]) -> None:
+    """What a `depends_on` check runs on: every set of answers to its questions that a valid
+    combination has, each exactly once, the others answered by default where they can be."""
+    chosen = covering(questions)
+
+    def project(combination: Combination) -> tuple[str, ...]:
+        return tuple(getattr(combination, name) for name in questions)
+
+    assert set(chosen) <= set(valid_combinations())
+    assert sorted(map(project, chosen)) == sorted(set(map(project, valid_combinations())))
+    if not questions:
+        assert chosen == [Combination("fastapi", "sqlite", "none")]  # copier's defaults
+    if questions == ("framework", "database"):
+        assert Combination("django", "postgresql", "app") in chosen  # pooling's default
+    if questions == tuple(QUESTIONS):
+        assert chosen == valid_combinations()
 
 
 @pytest.mark.parametrize(

@@ -2,9 +2,13 @@
 
 import time
 
+import pytest
 from combinations import Combination
 from support.blackbox import Service
 from support.projects import Projects
+
+# The reloader and the console logs are the framework's; `make dev` migrates the database.
+pytestmark = pytest.mark.depends_on("framework", "database")
 
 
 def test_make_dev_serves_readable_logs(

@@ -10,7 +10,7 @@ import tempfile
 import pytest
 from support.blackbox import Service
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.depends_on("framework")]
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Headless, offline and quiet: no background connections the closed network would refuse.

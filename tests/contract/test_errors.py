@@ -34,6 +34,7 @@ def test_a_body_over_the_limit_is_too_large(service: Service) -> None:
     assert_problem(response, 413)
 
 
+@pytest.mark.depends_on("framework")
 def test_the_body_limit_is_configurable(strict_service: Service) -> None:
     response = strict_service.client().post("/api/v1/users", json={"username": "u" * 2000})
 

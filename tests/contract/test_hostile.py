@@ -17,6 +17,10 @@ import httpx
 import pytest
 from support.blackbox import Service, assert_problem, bearer, signed_in
 
+# What the service makes of a request depends on its framework, and on its database where a
+# value reaches it (ids, strings, a deleted user): the pooling moves connections, not values.
+pytestmark = pytest.mark.depends_on("framework", "database")
+
 TASKS = "/api/v1/tasks"
 JSON = {"content-type": "application/json"}
 MAX_DEPTH = 32

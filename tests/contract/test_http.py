@@ -2,6 +2,7 @@
 
 import re
 
+import pytest
 from support.blackbox import Service
 
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
@@ -54,6 +55,7 @@ def test_no_cors_unless_configured(service: Service) -> None:
     assert "access-control-allow-origin" not in response.headers
 
 
+@pytest.mark.depends_on("framework")
 def test_cors_for_configured_origins_only(strict_service: Service) -> None:
     client = strict_service.client()
 
@@ -75,6 +77,8 @@ def test_cors_for_configured_origins_only(strict_service: Service) -> None:
     assert "POST" in preflight.headers["access-control-allow-methods"]
 
 
+# Counted in the process, per client address: the database plays no part.
+@pytest.mark.depends_on("framework")
 def test_rate_limit_per_client_on_the_api(limited_service: Service) -> None:
     client = limited_service.client()
     statuses = []

@@ -14,7 +14,7 @@ from combinations import Combination
 from support.blackbox import Service, bearer
 from support.projects import Projects
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.depends_on("framework", "database")]
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 HOOKS = Path(__file__).with_name("schemathesis_hooks.py")

@@ -103,6 +103,7 @@ def test_me_needs_a_valid_token(service: Service, authorization: str | None) -> 
     assert response.headers["www-authenticate"].startswith("Bearer")
 
 
+@pytest.mark.depends_on("framework")
 def test_sign_up_can_be_closed(strict_service: Service) -> None:
     response = strict_service.client().post(
         "/api/v1/users", json={"username": "latecomer", "password": PASSWORD}
@@ -112,6 +113,7 @@ def test_sign_up_can_be_closed(strict_service: Service) -> None:
     assert response.headers["content-type"] == "application/problem+json"
 
 
+@pytest.mark.depends_on("framework", "database")
 def test_tokens_work_across_instances(service: Service, strict_service: Service) -> None:
     """Same secret, same database: a token from one instance is honoured by the other."""
     headers = bearer(service.client())
