@@ -1,5 +1,5 @@
 import { SignJWT } from "jose";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 
 import { UnauthenticatedError } from "../src/errors.js";
 import { hashPassword, verifyPassword } from "../src/security/passwords.js";
@@ -39,14 +39,23 @@ describe("tokens", () => {
   });
 
   it("remembers a verified token until it expires", async () => {
-    const shortLived = new Tokens({ jwtSecret: SECRET, jwtTtlS: 1 });
-    const token = await shortLived.issue(7);
+    // The test's own clock: on the real one, a 1 s token issued late in a second has expired
+    // a few milliseconds later, in the next (a JWT counts whole seconds).
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      vi.setSystemTime(new Date("2030-01-01T00:00:00.000Z"));
+      const shortLived = new Tokens({ jwtSecret: SECRET, jwtTtlS: 1 });
+      const token = await shortLived.issue(7);
 
-    expect(await shortLived.userIdFrom(token)).toBe(7);
-    expect(await shortLived.userIdFrom(token)).toBe(7); // from memory
-    await new Promise((resolve) => setTimeout(resolve, 2100));
+      expect(await shortLived.userIdFrom(token)).toBe(7);
+      vi.setSystemTime(new Date("2030-01-01T00:00:00.999Z"));
+      expect(await shortLived.userIdFrom(token)).toBe(7); // from memory
+      vi.setSystemTime(new Date("2030-01-01T00:00:01.000Z"));
 
-    await expect(shortLived.userIdFrom(token)).rejects.toThrow(UnauthenticatedError);
+      await expect(shortLived.userIdFrom(token)).rejects.toThrow(UnauthenticatedError);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("refuses a token signed with another secret", async () => {
