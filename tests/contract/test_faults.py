@@ -75,7 +75,12 @@ SOAK_S, SOAK_MARGIN, SOAK_SLACK_KIB = 12, 1.25, 8192
 # Requests per second per client (3 clients): a pace every service sustains (Express on MySQL
 # serves 217 a second flat out, alone here), as a soak's job is time under steady traffic. Flat
 # out is a load test, and it takes the other worker's CPU, whose drills time their answers.
-SOAK_PACE = 40
+# The service's work per request is most of a soak's CPU (a client's is a tenth): 23 to 33
+# CPU-seconds a soak at 40 a second here, a pool-less service opening a connection per request.
+SOAK_PACE = 20
+# Per client (4) in the restart drill: some 90 requests before the cut, 180 during it and 150
+# after the settle, so every pooled connection meets each phase; at 50 the drill cost 20 CPU-s.
+RESTART_PACE = 15
 # `make run` may build before it connects (Express compiles TypeScript: 3 to 25 s here, with
 # the machine shared), so "DB_CONNECT_TIMEOUT_S plus a few seconds" is measured past that cost:
 # the time a run takes to reject a DATABASE_URL it cannot use, without connecting.
@@ -437,7 +442,7 @@ def test_restart_under_load(server_database: None, drill: Drill) -> None:
         FaultProxy.in_front_of(drill.database_url) as proxy,
         running(drill, "restart", proxy.url(drill.database_url)) as service,
     ):
-        traffic = Traffic(service, ("create", "create", "list", "read"), pace=50).start()
+        traffic = Traffic(service, ("create", "create", "list", "read"), pace=RESTART_PACE).start()
         prober = Prober(service).start()
         time.sleep(1.5)
         cut_at = time.monotonic()
