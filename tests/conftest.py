@@ -111,9 +111,24 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         _stop_if_missing(session.config, (item.nodeid for item in session.items))
 
 
+# The tests whose `combination` parameter carries its xdist group (`combination_params`).
+GROUPED_TESTS = ("tests/test_generated.py::", "tests/contract/")
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
-    """Under xdist the controller collects nothing: it checks the first worker's collection."""
+    """Under xdist the controller collects nothing: it checks the first worker's collection,
+    grouping included. xdist suffixes a grouped test's id with its group (`...]@<group>`),
+    which keeps a combination on one worker, installed and served once."""
+    if node.config.getoption("dist") == "loadgroup" and (
+        ungrouped := [i for i in ids if i.startswith(GROUPED_TESTS) and "]@" not in i]
+    ):
+        pytest.exit(
+            f"--dist loadgroup left {ungrouped[0]} out of its combination's group: every worker"
+            " would install and serve every combination (pytest 9.2 with pytest-xdist 3.8,"
+            " pytest-xdist#1386)",
+            returncode=pytest.ExitCode.USAGE_ERROR,
+        )
     _stop_if_missing(node.config, ids)
 
 
