@@ -2,7 +2,8 @@
 
 Every drill starts instances of its own (the drills break them) on a database of its own, with
 short limits, and reaches a server database through a `FaultProxy` (tests/faults.py) that can cut
-or freeze the connections without touching the shared servers.
+or freeze the connections without touching the shared servers. The drills that mostly wait run
+at the same time (`WAITING_DRILLS`); the soak and SIGTERM, which time a loaded service, alone.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -188,12 +190,6 @@ def unexpected(outcomes: list[Outcome], allowed: Callable[[Outcome], bool]) -> l
 # Services and users -----------------------------------------------------------------------------
 
 
-@pytest.fixture
-def server_database(combination: Combination) -> None:
-    if combination.database == "sqlite":
-        pytest.skip("SQLite runs in-process: there is no server to lose")
-
-
 @dataclass
 class Drill:
     combination: Combination
@@ -206,8 +202,7 @@ class Drill:
         return Service(self.project, env, f"faults-{name}").start()
 
 
-@pytest.fixture
-def drill(
+def new_drill(
     combination: Combination,
     projects: Projects,
     databases: Databases,
@@ -216,6 +211,16 @@ def drill(
     project = projects.installed(combination)
     url = databases.fresh_url(combination, project)
     return Drill(combination, project, {**service_env, **LIMITS}, url)
+
+
+@pytest.fixture
+def drill(
+    combination: Combination,
+    projects: Projects,
+    databases: Databases,
+    service_env: dict[str, str],
+) -> Drill:
+    return new_drill(combination, projects, databases, service_env)
 
 
 @contextlib.contextmanager
@@ -436,7 +441,7 @@ def succeeded(outcome: Outcome) -> bool:
 # The drills -------------------------------------------------------------------------------------
 
 
-def test_restart_under_load(server_database: None, drill: Drill) -> None:
+def restart_under_load(drill: Drill) -> str:
     """The database goes away for a few seconds under mixed load, then comes back."""
     with (
         FaultProxy.in_front_of(drill.database_url) as proxy,
@@ -503,7 +508,7 @@ def test_restart_under_load(server_database: None, drill: Drill) -> None:
         f"retries answered 503 and tried again: {unexpected(traffic.retried_503, succeeded)}",
     ]
     assert not problems, evidence(service, *problems, *facts)
-    print("\n".join(facts))  # the measurements, for -s or a passing report
+    return "\n".join(facts)
 
 
 def make_run_exit(drill: Drill, database_url: str) -> tuple[int, float, str]:
@@ -527,7 +532,7 @@ def make_run_exit(drill: Drill, database_url: str) -> tuple[int, float, str]:
     return process.returncode, time.monotonic(), output
 
 
-def test_unreachable_at_start(server_database: None, drill: Drill) -> None:
+def unreachable_at_start(drill: Drill) -> str:
     """`make run` gives up within DB_CONNECT_TIMEOUT_S and a few seconds, saying why in one line:
     on a port that refuses, then on a server that accepts and never answers.
 
@@ -578,10 +583,10 @@ def test_unreachable_at_start(server_database: None, drill: Drill) -> None:
                 facts.append(f"{case} output's tail:\n" + "\n".join(lines[-25:]))
             problems.extend(found)
     assert not problems, "\n".join([*problems, *facts])
-    print("\n".join(facts))
+    return "\n".join(facts)
 
 
-def test_hung_database(server_database: None, drill: Drill) -> None:
+def hung_database(drill: Drill) -> str:
     """The database accepts and never answers: every request is bounded and says 503."""
     with (
         FaultProxy.in_front_of(drill.database_url) as proxy,
@@ -649,10 +654,10 @@ def test_hung_database(server_database: None, drill: Drill) -> None:
         f"after: {summary(after)} ({replays} creates replayed: committed although answered 503)",
     ]
     assert not problems, evidence(service, *problems, *facts)
-    print("\n".join(facts))  # the measurements, for -s or a passing report
+    return "\n".join(facts)
 
 
-def test_table_lock_exhausting_the_pool(server_database: None, drill: Drill) -> None:
+def table_lock_exhausting_the_pool(drill: Drill) -> str:
     """`tasks` locked from elsewhere: task requests wait a bounded time, then 503; the database
     still answers, so /readyz stays 200; once released, all is well and no 503 was committed."""
     with running(drill, "lock") as service:
@@ -706,7 +711,83 @@ def test_table_lock_exhausting_the_pool(server_database: None, drill: Drill) -> 
         f"after the release: {summary(after)}",
     ]
     assert not problems, evidence(service, *problems, *facts)
-    print("\n".join(facts))  # the measurements, for -s or a passing report
+    return "\n".join(facts)
+
+
+# The drills that mostly wait (out a cut, a freeze, a lock, a connect timeout: 4 to 12 s each
+# for a second or two of CPU here) run at once, each on a service, database and relay of its
+# own: a combination's faults take the longest of them, not their sum (some 30 s). The first of
+# their tests starts those selected; each test then reports its own drill's outcome.
+WAITING_DRILLS: dict[str, Callable[[Drill], str]] = {
+    "test_restart_under_load": restart_under_load,
+    "test_unreachable_at_start": unreachable_at_start,
+    "test_hung_database": hung_database,
+    "test_table_lock_exhausting_the_pool": table_lock_exhausting_the_pool,
+}
+
+
+class WaitingDrills:
+    """Drills running on threads of their own; what each raised is raised by `outcome`."""
+
+    def __init__(self, drills: dict[str, Callable[[Drill], str]], make: Callable[[], Drill]):
+        self._threads = ThreadPoolExecutor(max(1, len(drills)), thread_name_prefix="drill")
+        self._running = {test: self._threads.submit(body, make()) for test, body in drills.items()}
+
+    def outcome(self, test: str) -> str:
+        """The facts the drill measured, once it is over; its failure, raised."""
+        return self._running[test].result(timeout=300)
+
+    def close(self) -> None:
+        self._threads.shutdown(wait=True, cancel_futures=True)
+
+
+@pytest.fixture(scope="session")
+def waiting_drills(
+    request: pytest.FixtureRequest,
+    combination: Combination,
+    projects: Projects,
+    databases: Databases,
+    service_env: dict[str, str],
+) -> Iterator[WaitingDrills]:
+    # Here, not in a function-scoped fixture: pytest sets session-scoped fixtures up first.
+    if combination.database == "sqlite":
+        pytest.skip("SQLite runs in-process: there is no server to lose")
+    # Built (Express compiles) by one `make run` before four of them start at once.
+    request.getfixturevalue("service")
+    selected = {
+        item.originalname
+        for item in request.session.items
+        if isinstance(item, pytest.Function)
+        and item.originalname in WAITING_DRILLS
+        and getattr(item, "callspec", None) is not None
+        and item.callspec.params.get("combination") == combination
+    }
+    running = WaitingDrills(
+        {test: body for test, body in WAITING_DRILLS.items() if test in selected},
+        lambda: new_drill(combination, projects, databases, service_env),
+    )
+    yield running
+    running.close()
+
+
+def test_restart_under_load(waiting_drills: WaitingDrills) -> None:
+    """The database goes away for a few seconds under mixed load, then comes back."""
+    print(waiting_drills.outcome("test_restart_under_load"))
+
+
+def test_unreachable_at_start(waiting_drills: WaitingDrills) -> None:
+    """`make run` against a database that refuses or never answers: it gives up in time."""
+    print(waiting_drills.outcome("test_unreachable_at_start"))
+
+
+def test_hung_database(waiting_drills: WaitingDrills) -> None:
+    """The database accepts and never answers: every request is bounded and says 503."""
+    print(waiting_drills.outcome("test_hung_database"))
+
+
+def test_table_lock_exhausting_the_pool(waiting_drills: WaitingDrills) -> None:
+    """`tasks` locked from elsewhere: bounded 503s, /readyz 200, recovery, nothing committed."""
+    print(waiting_drills.outcome("test_table_lock_exhausting_the_pool"))
 
 
 def test_sigterm_under_load(drill: Drill) -> None:
