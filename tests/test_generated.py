@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from combinations import Combination
-from support.commands import run
+from support.commands import own_tests, run
 from support.databases import Databases
 from support.projects import Projects, combination_params
 
@@ -35,7 +35,7 @@ def test_own_tests_pass_on_the_real_database(
         # name per combination, as combinations run in parallel on the same servers.
         env["DATABASE_URL"] = f"{server}/gen_{combination.id.replace('-', '_')}"
 
-    output = run(["make", "test"], cwd=project, env=env)
+    output = own_tests(project, env)
 
     assert " passed" in output
     if combination.framework == "express":

@@ -30,6 +30,17 @@ def run(
     return result.stdout
 
 
+def own_tests(project: Path, env: dict[str, str]) -> str:
+    """`make test` in a generated project, with pytest's temporary directory its own. In the
+    shared /tmp/pytest-of-<user>, a session ending removes the old numbered directories of
+    others, and two ending at once rm -rf the same one: a "Directory not empty" warning, which
+    the project's warnings-as-errors turns into a failure (seen with three workers)."""
+    basetemp = project.parent / f"{project.name}-pytest-tmp"
+    return run(
+        ["make", "test"], cwd=project, env={**env, "PYTEST_ADDOPTS": f"--basetemp={basetemp}"}
+    )
+
+
 def output(command: list[str], env: dict[str, str] | None = None) -> str:
     """The standard output of a command that must succeed."""
     return subprocess.run(command, capture_output=True, text=True, check=True, env=env).stdout
