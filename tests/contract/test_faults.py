@@ -2,8 +2,8 @@
 
 Every drill starts instances of its own (the drills break them) on a database of its own, with
 short limits, and reaches a server database through a `FaultProxy` (tests/faults.py) that can cut
-or freeze the connections without touching the shared servers. The drills that mostly wait run
-at the same time (`WAITING_DRILLS`); the soak and SIGTERM, which time a loaded service, alone.
+or freeze the connections without touching the shared servers. The drills that mostly wait, the
+soak among them, run at the same time (`DRILLS_AT_ONCE`); SIGTERM, which times an exit, alone.
 """
 
 from __future__ import annotations
@@ -714,19 +714,55 @@ def table_lock_exhausting_the_pool(drill: Drill) -> str:
     return "\n".join(facts)
 
 
-# The drills that mostly wait (out a cut, a freeze, a lock, a connect timeout: 4 to 12 s each
-# for a second or two of CPU here) run at once, each on a service, database and relay of its
-# own: a combination's faults take the longest of them, not their sum (some 30 s). The first of
-# their tests starts those selected; each test then reports its own drill's outcome.
-WAITING_DRILLS: dict[str, Callable[[Drill], str]] = {
+def soak(drill: Drill) -> str:
+    """Mixed traffic for SOAK_S seconds: memory stays flat after a warm-up and nothing fails."""
+    with running(drill, "soak") as service:
+        ops = ("create", "list", "list", "read", "patch", "delete", "me")
+        traffic = Traffic(service, ops, workers=3, pace=SOAK_PACE).start()
+        time.sleep(SOAK_WARMUP_S[drill.combination.framework])
+        assert service.process is not None
+        samples: list[int] = []
+        deadline = time.monotonic() + SOAK_S
+        while time.monotonic() < deadline:
+            samples.append(tree_rss_kib(service.process.pid))
+            time.sleep(0.25)
+        traffic.stop()
+        measured = [o for o in traffic.outcomes if o.started >= deadline - SOAK_S]
+
+    third = len(samples) // 3
+    first, last = min(samples[:third]), min(samples[-third:])
+    allowed = first * SOAK_MARGIN + SOAK_SLACK_KIB
+    problems = []
+    if bad := unexpected(traffic.outcomes, succeeded):
+        problems.append(f"failures: {bad}")
+    if last > allowed:
+        problems.append(f"RSS grew: last third's floor {last} KiB > {allowed:.0f} KiB allowed")
+    rate = len(measured) / SOAK_S
+    facts = [
+        f"{len(measured)} requests in {SOAK_S}s ({rate:.0f}/s): {summary(measured)}",
+        f"RSS KiB first third floor {first}, last third floor {last}, samples {samples[::4]}",
+    ]
+    assert not problems, evidence(service, *problems, *facts)
+    return "\n".join(facts)
+
+
+# The drills that mostly wait (out a cut, a freeze, a lock, a connect timeout, a paced soak: 4 to
+# 25 s each for a few seconds of CPU here) run at once, each on a service, database and relay of
+# its own: a combination's faults take the longest of them, not their sum (some 50 s). The first
+# of their tests starts those that apply; each test then reports its own drill's outcome.
+DRILLS_AT_ONCE: dict[str, Callable[[Drill], str]] = {
     "test_restart_under_load": restart_under_load,
     "test_unreachable_at_start": unreachable_at_start,
     "test_hung_database": hung_database,
     "test_table_lock_exhausting_the_pool": table_lock_exhausting_the_pool,
+    "test_soak": soak,
 }
+# Drills on the database server's side of a connection: SQLite has none.
+SERVER_DRILLS = DRILLS_AT_ONCE.keys() - {"test_soak"}
+NO_SERVER = "SQLite runs in-process: there is no server to lose"
 
 
-class WaitingDrills:
+class DrillsAtOnce:
     """Drills running on threads of their own; what each raised is raised by `outcome`."""
 
     def __init__(self, drills: dict[str, Callable[[Drill], str]], make: Callable[[], Drill]):
@@ -735,6 +771,8 @@ class WaitingDrills:
 
     def outcome(self, test: str) -> str:
         """The facts the drill measured, once it is over; its failure, raised."""
+        if test not in self._running:
+            pytest.skip(NO_SERVER)
         return self._running[test].result(timeout=300)
 
     def close(self) -> None:
@@ -742,52 +780,56 @@ class WaitingDrills:
 
 
 @pytest.fixture(scope="session")
-def waiting_drills(
+def drills_at_once(
     request: pytest.FixtureRequest,
     combination: Combination,
     projects: Projects,
     databases: Databases,
     service_env: dict[str, str],
-) -> Iterator[WaitingDrills]:
-    # Here, not in a function-scoped fixture: pytest sets session-scoped fixtures up first.
-    if combination.database == "sqlite":
-        pytest.skip("SQLite runs in-process: there is no server to lose")
-    # Built (Express compiles) by one `make run` before four of them start at once.
+) -> Iterator[DrillsAtOnce]:
+    # Built (Express compiles) by one `make run` before the drills' services start at once.
     request.getfixturevalue("service")
     selected = {
         item.originalname
         for item in request.session.items
         if isinstance(item, pytest.Function)
-        and item.originalname in WAITING_DRILLS
+        and item.originalname in DRILLS_AT_ONCE
         and getattr(item, "callspec", None) is not None
         and item.callspec.params.get("combination") == combination
     }
-    running = WaitingDrills(
-        {test: body for test, body in WAITING_DRILLS.items() if test in selected},
+    if combination.database == "sqlite":
+        selected -= SERVER_DRILLS
+    running = DrillsAtOnce(
+        {test: body for test, body in DRILLS_AT_ONCE.items() if test in selected},
         lambda: new_drill(combination, projects, databases, service_env),
     )
     yield running
     running.close()
 
 
-def test_restart_under_load(waiting_drills: WaitingDrills) -> None:
+def test_restart_under_load(drills_at_once: DrillsAtOnce) -> None:
     """The database goes away for a few seconds under mixed load, then comes back."""
-    print(waiting_drills.outcome("test_restart_under_load"))
+    print(drills_at_once.outcome("test_restart_under_load"))
 
 
-def test_unreachable_at_start(waiting_drills: WaitingDrills) -> None:
+def test_unreachable_at_start(drills_at_once: DrillsAtOnce) -> None:
     """`make run` against a database that refuses or never answers: it gives up in time."""
-    print(waiting_drills.outcome("test_unreachable_at_start"))
+    print(drills_at_once.outcome("test_unreachable_at_start"))
 
 
-def test_hung_database(waiting_drills: WaitingDrills) -> None:
+def test_hung_database(drills_at_once: DrillsAtOnce) -> None:
     """The database accepts and never answers: every request is bounded and says 503."""
-    print(waiting_drills.outcome("test_hung_database"))
+    print(drills_at_once.outcome("test_hung_database"))
 
 
-def test_table_lock_exhausting_the_pool(waiting_drills: WaitingDrills) -> None:
+def test_table_lock_exhausting_the_pool(drills_at_once: DrillsAtOnce) -> None:
     """`tasks` locked from elsewhere: bounded 503s, /readyz 200, recovery, nothing committed."""
-    print(waiting_drills.outcome("test_table_lock_exhausting_the_pool"))
+    print(drills_at_once.outcome("test_table_lock_exhausting_the_pool"))
+
+
+def test_soak(drills_at_once: DrillsAtOnce) -> None:
+    """Mixed traffic for SOAK_S seconds: memory stays flat after a warm-up and nothing fails."""
+    print(drills_at_once.outcome("test_soak"))
 
 
 def test_sigterm_under_load(drill: Drill) -> None:
@@ -883,35 +925,3 @@ def read_response(connection: socket.socket) -> bytes:
             rest += chunk
         data = head + b"\r\n\r\n" + rest
     return data
-
-
-def test_soak(drill: Drill) -> None:
-    """Mixed traffic for SOAK_S seconds: memory stays flat after a warm-up and nothing fails."""
-    with running(drill, "soak") as service:
-        ops = ("create", "list", "list", "read", "patch", "delete", "me")
-        traffic = Traffic(service, ops, workers=3, pace=SOAK_PACE).start()
-        time.sleep(SOAK_WARMUP_S[drill.combination.framework])
-        assert service.process is not None
-        samples: list[int] = []
-        deadline = time.monotonic() + SOAK_S
-        while time.monotonic() < deadline:
-            samples.append(tree_rss_kib(service.process.pid))
-            time.sleep(0.25)
-        traffic.stop()
-        measured = [o for o in traffic.outcomes if o.started >= deadline - SOAK_S]
-
-    third = len(samples) // 3
-    first, last = min(samples[:third]), min(samples[-third:])
-    allowed = first * SOAK_MARGIN + SOAK_SLACK_KIB
-    problems = []
-    if bad := unexpected(traffic.outcomes, succeeded):
-        problems.append(f"failures: {bad}")
-    if last > allowed:
-        problems.append(f"RSS grew: last third's floor {last} KiB > {allowed:.0f} KiB allowed")
-    rate = len(measured) / SOAK_S
-    facts = [
-        f"{len(measured)} requests in {SOAK_S}s ({rate:.0f}/s): {summary(measured)}",
-        f"RSS KiB first third floor {first}, last third floor {last}, samples {samples[::4]}",
-    ]
-    assert not problems, evidence(service, *problems, *facts)
-    print("\n".join(facts))  # the measurements, for -s or a passing report
