@@ -92,8 +92,9 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     key = (gateway.id if gateway else "main", found.group(1) if found else "-")
     stage = _stage(report.nodeid, report.when)
     # Quick checks of a rendered combination go to any worker, last: the template's time, not
-    # the end of that combination's span.
-    span_key = (key[0], "-") if stage in ("render", "template") else key
+    # the end of that combination's span (their setup phase, which renders, included).
+    quick = _stage(report.nodeid, "call") in ("render", "template")
+    span_key = (key[0], "-") if quick else key
     span = _spans.setdefault(span_key, [report.start, report.stop])
     span[0], span[1] = min(span[0], report.start), max(span[1], report.stop)
     check = _checks[report.nodeid.split("[")[0]]
