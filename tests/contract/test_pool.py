@@ -20,7 +20,7 @@ from support.projects import Projects
 POOL_SIZE, MAX_OVERFLOW = 3, 2
 CLIENTS = 32
 # 32 clients flat out on a pool of 5 queue at once: a peak over the bound shows in the first
-# second. Two seconds of it, not four: 4 CPU-seconds a combination here, with both cores taken.
+# second. Two seconds of it, not four, which cost 8 CPU-seconds a combination here.
 LOAD_S = 2
 
 
