@@ -32,13 +32,13 @@ async def hash_password(password: str) -> str:
 
 
 async def verify_password(password: str, password_hash: str | None) -> bool:
-    def verify() -> bool:
-        try:
-            return password_hasher.verify(password_hash or _DUMMY_HASH, password)
-        except (VerificationError, InvalidHashError):
-            return False
-
-    return await to_thread.run_sync(verify, limiter=_hashing_slots) and password_hash is not None
+    try:
+        await to_thread.run_sync(
+            password_hasher.verify, password_hash or _DUMMY_HASH, password, limiter=_hashing_slots
+        )
+    except (VerificationError, InvalidHashError):
+        return False
+    return password_hash is not None
 
 
 def create_access_token(user_id: int, settings: Settings) -> str:
