@@ -39,7 +39,7 @@ from faults import (
     task_titles,
     tree_rss_kib,
 )
-from support.blackbox import Service, bearer
+from support.blackbox import Service, bearer, http_client
 from support.databases import Databases
 from support.projects import Projects
 
@@ -283,8 +283,8 @@ class Traffic:
     def _work(self, index: int) -> None:
         rng = random.Random(index)
         own: list[int] = []
-        with httpx.Client(
-            base_url=self.service.base_url, headers=self.users[index], timeout=self.timeout
+        with http_client(
+            self.service.base_url, headers=self.users[index], timeout=self.timeout
         ) as client:
             for sequence in range(100_000):  # bounded in count as well as by stop()
                 if self._stop.is_set():
@@ -329,7 +329,7 @@ class Traffic:
         """What a client does after a 5xx or no answer: the same request, the same key, again
         after a 503 (the contract's "retry later"), up to `attempts` times; the last answers."""
         retried = []
-        with httpx.Client(base_url=self.service.base_url, timeout=self.timeout) as client:
+        with http_client(self.service.base_url, timeout=self.timeout) as client:
             for headers, body in self.pending:
                 for attempt in range(1, attempts + 1):
                     outcome = send(client, "create", "POST", TASKS, json=body, headers=headers)
@@ -362,7 +362,7 @@ class Prober:
         self._thread.join(timeout=30)
 
     def _probe(self) -> None:
-        with httpx.Client(base_url=self.service.base_url, timeout=20) as client:
+        with http_client(self.service.base_url, timeout=20) as client:
             while not self._stop.is_set():
                 self.outcomes.append(send(client, "readyz", "GET", "/readyz"))
                 self._stop.wait(self.interval)
@@ -404,9 +404,7 @@ def burst(client: httpx.Client, requests: list[Request]) -> list[Outcome]:
     it, and meet a reset. That is HTTP/1.1's race, which clients settle by retrying, not an
     answer of the service to a database fault."""
     outcomes: list[Outcome | None] = [None] * len(requests)
-    with httpx.Client(
-        base_url=client.base_url, headers=client.headers, timeout=client.timeout
-    ) as fresh:
+    with http_client(str(client.base_url), headers=client.headers, timeout=client.timeout) as fresh:
 
         def one(index: int) -> None:
             outcomes[index] = perform(fresh, requests[index])

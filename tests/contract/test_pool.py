@@ -10,10 +10,9 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
-import httpx
 import pytest
 from combinations import Combination
-from support.blackbox import Service, bearer
+from support.blackbox import Service, bearer, http_client
 from support.databases import Databases
 from support.projects import Projects
 
@@ -71,7 +70,7 @@ def test_connections_stay_within_the_pool_under_load(
 
         def hammer() -> None:
             deadline = time.monotonic() + LOAD_S
-            with httpx.Client(base_url=pooled.base_url, headers=headers, timeout=30) as client:
+            with http_client(pooled.base_url, headers=headers, timeout=30) as client:
                 for _ in range(10_000):  # bounded in count as well as in time
                     if time.monotonic() > deadline:
                         break
