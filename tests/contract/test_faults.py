@@ -85,8 +85,7 @@ SOAK_PACE = 20
 RESTART_PACE = 15
 # `make run` may build before it connects (Express compiles TypeScript: 3 to 25 s here, with
 # the machine shared), so "DB_CONNECT_TIMEOUT_S plus a few seconds" is measured past that cost:
-# the time a run takes to reject a DATABASE_URL it cannot use, without connecting.
-UNUSABLE_URL = "unsupported://drill@127.0.0.1:1/drill"
+# from the first connection a silent server sees, or past the time a run took to reach it.
 FEW_S = 3
 MAKE_ERROR = re.compile(r"^make(\[\d+\])?: \*\*\*")  # make's own line when a recipe fails
 NODE_STACK = re.compile(r"^\s+at .+:\d+:\d+\)?$", re.MULTILINE)
@@ -539,19 +538,16 @@ def make_run_exit(drill: Drill, database_url: str) -> tuple[int, float, str]:
 
 def unreachable_at_start(drill: Drill) -> str:
     """`make run` gives up within DB_CONNECT_TIMEOUT_S and a few seconds, saying why in one line:
-    on a port that refuses, then on a server that accepts and never answers.
+    on a server that accepts and never answers, then on a port that refuses.
 
     The hung case is timed from the run's first connection, which the silent server sees; the
-    refused one against the run's own start-up cost (building, starting, reading its settings),
-    which varies with the machine's load."""
+    refused one against the start-up cost that the hung run showed before that connection
+    (starting, reading its settings), which varies with the machine's load."""
     parts = urlsplit(drill.database_url)
     problems, facts = [], []
-    started = time.monotonic()
-    _, ended, _ = make_run_exit(drill, UNUSABLE_URL)
-    overhead = ended - started
-    facts.append(f"a run that cannot use its DATABASE_URL: {overhead:.1f}s")
+    overhead = float("inf")
     with SilentServer() as silent:
-        for case, port in (("refused", closed_port()), ("hung", silent.port)):
+        for case, port in (("hung", silent.port), ("refused", closed_port())):
             url = f"{parts.scheme}://drill:{PASSWORD}@127.0.0.1:{port}{parts.path}"
             started = time.monotonic()
             code, ended, output = make_run_exit(drill, url)
@@ -566,6 +562,8 @@ def unreachable_at_start(drill: Drill) -> str:
             if case == "hung":
                 connected_at = silent.first_accepted_at
                 waited = ended - connected_at if connected_at else None
+                if connected_at:
+                    overhead = connected_at - started
                 facts.append(f"hung: first connection {elapsed - (waited or 0):.1f}s into the run")
             else:
                 # A refusal costs no more than the start-up: the lower is the better guess.
