@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from combinations import QUESTIONS, Combination, covering, valid_combinations
+from combinations import POOLINGS, QUESTIONS, Combination, covering, valid_combinations
 from support.databases import Databases
 from support.node import NODE_PREBUILDS, NODE_PREBUILDS_SETTING
 from support.pgbouncer import PgBouncer
@@ -64,8 +64,12 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
 # a worker takes decides how long the other idles at the end. Express takes longest (npm, tsc,
 # and the whole npm install for the first), then Django; server databases add the fault
 # drills that SQLite skips. Then the update round trips (an install and a test run each, 5 to
-# 35 s); the template's quick tests, many and short, fill the end.
+# 35 s); the template's quick tests, many and short, fill the end. Within a framework, each
+# database's first pooling comes before any database's second: Express projects of one database
+# share one npm install, which the first worker to take one makes while the others wait for it,
+# so the run's first three start two installs, not one (two workers idled ~15 s here).
 FRAMEWORK_RANK = {"express": 0, "django": 1, "fastapi": 2}
+POOLING_RANK = {pooling: rank for rank, pooling in enumerate(POOLINGS)}
 COMBINATIONS_BY_ID = {combination.id: combination for combination in valid_combinations()}
 _covering = functools.cache(covering)
 
@@ -75,11 +79,16 @@ def _combination(item: pytest.Item) -> Combination | None:
     return COMBINATIONS_BY_ID.get(group.args[0]) if group else None
 
 
-def _longest_first(item: pytest.Item) -> tuple[int, int, int]:
+def _longest_first(item: pytest.Item) -> tuple[int, int, int, int]:
     combination = _combination(item)
     if combination is None:
-        return (1, "test_update.py" not in item.nodeid, 0)
-    return (0, combination.database == "sqlite", FRAMEWORK_RANK.get(combination.framework, 0))
+        return (1, "test_update.py" not in item.nodeid, 0, 0)
+    return (
+        0,
+        combination.database == "sqlite",
+        FRAMEWORK_RANK.get(combination.framework, 0),
+        POOLING_RANK[combination.pooling],
+    )
 
 
 def _covers(item: pytest.Item) -> bool:
