@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import shutil
@@ -23,15 +24,27 @@ NODE_PREBUILDS = Path.home() / ".cache" / "backend-service-template" / "node-pre
 NODE_PREBUILDS_SETTING = "npm_config_better_sqlite3_local_prebuilds"
 
 
+# Asked once per worker: each answer costs a Node or npm start (npm's a registry round trip
+# too), on the way of every Express install.
+@functools.cache
 def _node(expression: str) -> str:
     return output(["node", "-p", expression]).strip()
 
 
+_newest: dict[str, str] = {}  # better-sqlite3's version range -> the release npm installs
+
+
 def _newest_version(spec: str, env: dict[str, str]) -> str:
     """The version npm installs for `better-sqlite3@spec`: the highest release in range."""
-    found = json.loads(output(["npm", "view", f"better-sqlite3@{spec}", "version", "--json"], env))
-    versions = found if isinstance(found, list) else [found]
-    return max(versions, key=lambda version: tuple(int(part) for part in version.split(".")))
+    if spec not in _newest:
+        found = json.loads(
+            output(["npm", "view", f"better-sqlite3@{spec}", "version", "--json"], env)
+        )
+        versions = found if isinstance(found, list) else [found]
+        _newest[spec] = max(
+            versions, key=lambda version: tuple(int(part) for part in version.split("."))
+        )
+    return _newest[spec]
 
 
 def ensure_node_prebuilds(project: Path, env: dict[str, str]) -> None:
