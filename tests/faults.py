@@ -209,9 +209,11 @@ class SilentServer:
     time its first connection arrived (when a client's connect timeout starts to run)."""
 
     def __init__(self) -> None:
-        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._listener.bind(("127.0.0.1", free_port()))
-        self._listener.listen(128)
+        # Port 0: the kernel's choice, bound in the same call. A port chosen first and bound
+        # after (free_port, meant for ports another process binds) was once found taken in
+        # between, in a CI run here: the drill failed with EADDRINUSE, and the socket it left
+        # unclosed failed the next test with a ResourceWarning.
+        self._listener = socket.create_server(("127.0.0.1", 0), backlog=128)
         self._listener.settimeout(0.05)
         self.port = int(self._listener.getsockname()[1])
         self.first_accepted_at: float | None = None  # time.monotonic()
