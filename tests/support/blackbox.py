@@ -130,6 +130,12 @@ class Service:
             os.kill(self.server_pid(), signal.SIGTERM)
         return self.process.wait(timeout=timeout)
 
+    def __enter__(self) -> Service:
+        return self
+
+    def __exit__(self, *_exception: object) -> None:
+        self.kill()
+
     def kill(self) -> None:
         for client in self._clients:
             client.close()
