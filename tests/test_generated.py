@@ -22,7 +22,8 @@ def test_lint_is_clean(combination: Combination, projects: Projects) -> None:
     tsc): a Jinja slip shows up here."""
     project = projects.installed(combination)
 
-    run(["make", "lint"], cwd=project, env=projects.lint_env(combination))
+    with projects.lint_env(combination) as env:
+        run(["make", "lint"], cwd=project, env=env)
 
 
 def test_own_tests_pass_on_the_real_database(
