@@ -3,8 +3,10 @@ The machinery lives in the support package."""
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import os
+import shutil
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -150,14 +152,30 @@ def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
     _stop_if_missing(node.config, ids)
 
 
+@pytest.fixture(scope="session")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This run's directory, the same for every worker (xdist gives each a directory in it)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if "PYTEST_XDIST_WORKER" in os.environ else base
+
+
 @pytest.fixture(scope="session", params=valid_combinations(), ids=lambda c: c.id)
 def rendered(
-    request: pytest.FixtureRequest, copier_template: Path, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest, copier_template: Path, run_dir: Path
 ) -> tuple[Combination, Path]:
-    """Each combination rendered once per worker, for every test that only reads the output."""
+    """Each combination rendered once per run, for every test that only reads the output: the
+    first worker to need it renders it, the others wait for it and read the same files."""
     combination: Combination = request.param
-    destination = tmp_path_factory.mktemp(combination.id)
-    copy_project(copier_template, destination, **answers(combination))
+    renders = run_dir / "rendered"
+    renders.mkdir(exist_ok=True)
+    destination = renders / combination.id
+    with (renders / f"{combination.id}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not destination.exists():
+            partial = renders / f"{combination.id}.partial"
+            shutil.rmtree(partial, ignore_errors=True)
+            copy_project(copier_template, partial, **answers(combination))
+            partial.rename(destination)
     return combination, destination
 
 
@@ -206,9 +224,9 @@ def databases(request: pytest.FixtureRequest) -> Iterator[Databases]:
 
 @pytest.fixture(scope="session")
 def projects(
-    copier_template: Path, tmp_path_factory: pytest.TempPathFactory, tool_env: dict[str, str]
+    copier_template: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    tool_env: dict[str, str],
+    run_dir: Path,
 ) -> Projects:
-    # xdist gives each worker a directory in the run's: that one is shared.
-    base = tmp_path_factory.getbasetemp()
-    shared = base.parent if "PYTEST_XDIST_WORKER" in os.environ else base
-    return Projects(copier_template, tmp_path_factory.mktemp("projects"), tool_env, shared)
+    return Projects(copier_template, tmp_path_factory.mktemp("projects"), tool_env, run_dir)
