@@ -199,6 +199,7 @@ class Drill:
     left_running: Service | None = None
 
     def service(self, name: str, database_url: str | None = None) -> Service:
+        """A started instance of its own (`with` kills it)."""
         env = {**self.env, "DATABASE_URL": database_url or self.database_url}
         return Service(self.project, env, f"faults-{name}").start()
 
@@ -222,15 +223,6 @@ def drill(
     service_env: dict[str, str],
 ) -> Drill:
     return new_drill(combination, projects, databases, service_env)
-
-
-@contextlib.contextmanager
-def running(drill: Drill, name: str, database_url: str | None = None) -> Iterator[Service]:
-    service = drill.service(name, database_url)
-    try:
-        yield service
-    finally:
-        service.kill()
 
 
 def authed(service: Service) -> httpx.Client:
@@ -444,7 +436,7 @@ def restart_under_load(drill: Drill) -> str:
     """The database goes away for a few seconds under mixed load, then comes back."""
     with (
         FaultProxy.in_front_of(drill.database_url) as proxy,
-        running(drill, "restart", proxy.url(drill.database_url)) as service,
+        drill.service("restart", proxy.url(drill.database_url)) as service,
     ):
         traffic = Traffic(service, ("create", "create", "list", "read"), pace=RESTART_PACE).start()
         prober = Prober(service).start()
@@ -595,7 +587,7 @@ def hung_database(drill: Drill) -> str:
     """The database accepts and never answers: every request is bounded and says 503."""
     with (
         FaultProxy.in_front_of(drill.database_url) as proxy,
-        running(drill, "hung", proxy.url(drill.database_url)) as service,
+        drill.service("hung", proxy.url(drill.database_url)) as service,
     ):
         client = authed(service)
         created = client.post(TASKS, json={"title": "before the hang"})
@@ -665,7 +657,7 @@ def hung_database(drill: Drill) -> str:
 def table_lock_exhausting_the_pool(drill: Drill) -> str:
     """`tasks` locked from elsewhere: task requests wait a bounded time, then 503; the database
     still answers, so /readyz stays 200; once released, all is well and no 503 was committed."""
-    with running(drill, "lock") as service:
+    with drill.service("lock") as service:
         client = authed(service)
         created = client.post(TASKS, json={"title": "before the lock"})
         assert created.status_code == 201, evidence(service, created.text)
