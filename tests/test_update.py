@@ -15,8 +15,7 @@ import pytest
 from combinations import FRAMEWORKS
 from copier import run_copy, run_update
 from support.commands import own_tests, run
-from support.node import ensure_node_prebuilds
-from support.projects import ROOT
+from support.projects import ROOT, Projects
 
 # Round trips through releases take a minute or more per framework: the full tier's.
 pytestmark = [
@@ -170,16 +169,14 @@ def test_update_keeps_user_edits_and_applies_the_release(
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_updated_project_still_passes_its_tests(
-    releases: Path, tmp_path: Path, framework: str, tool_env: dict[str, str]
+    releases: Path, tmp_path: Path, framework: str, projects: Projects
 ) -> None:
     project = start_project(releases, tmp_path / "service", framework=framework)
     user_edits(project, framework)
     update(project)
 
-    if framework == "express":
-        ensure_node_prebuilds(project, tool_env)
-    run(["make", "install"], cwd=project, env=tool_env)
-    output = own_tests(project, tool_env)
+    projects.install(project, framework)
+    output = own_tests(project, projects.env)
 
     assert " passed" in output
 

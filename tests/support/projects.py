@@ -83,16 +83,20 @@ class Projects:
     def render(self, combination: Combination, destination: Path) -> Path:
         return copy_project(self.template, destination, **answers(combination))
 
+    def install(self, project: Path, framework: str) -> None:
+        """`make install` in a generated project, an Express one from the run's shared trees."""
+        if framework == "express":
+            ensure_node_prebuilds(project, self.env)
+            with shared_node_modules(project, self.shared / "node-modules"):
+                run(["make", "install"], cwd=project, env=self.env)
+        else:
+            run(["make", "install"], cwd=project, env=self.env)
+
     def installed(self, combination: Combination) -> Path:
         if combination not in self._installed:
             started = time.monotonic()
             project = self.render(combination, self.workdir / combination.id)
-            if combination.framework == "express":
-                ensure_node_prebuilds(project, self.env)
-                with shared_node_modules(project, self.shared / "node-modules"):
-                    run(["make", "install"], cwd=project, env=self.env)
-            else:
-                run(["make", "install"], cwd=project, env=self.env)
+            self.install(project, combination.framework)
             reporting.record(combination.id, "install", time.monotonic() - started)
             self._installed[combination] = project
         return self._installed[combination]
