@@ -54,6 +54,7 @@ FRAMEWORKS = choices("framework")
 PYTHON_FRAMEWORKS = ("fastapi", "django")
 DATABASES = choices("database")
 POOLINGS = choices("pooling")
+BROKERS = choices("websocket_broker")
 # How READMEs name each database.
 DATABASE_LABELS = {"sqlite": "SQLite", "postgresql": "PostgreSQL", "mysql": "MySQL / MariaDB"}
 
@@ -160,6 +161,13 @@ ENVIRONMENT = (
         "No request waits forever on the database.",
     ),
     SettingGroup(
+        (Setting("REDIS_URL", "redis://127.0.0.1:6379/0"), Setting("REDIS_PREFIX", "")),
+        "WebSocket broker; the prefix (the project's slug when empty) namespaces its pub/sub"
+        " channels, which Redis shares across databases, so services can share one Redis.",
+        when="uses_redis",
+        starts_section=True,
+    ),
+    SettingGroup(
         (Setting("JWT_SECRET", "change-me"), Setting("JWT_TTL_S", "3600")),
         "HS256 signing key for access tokens (at least 32 random characters in production), and"
         " their lifetime.",
@@ -194,7 +202,26 @@ class Combination(namedtuple("Answers", list(QUESTIONS))):
 
     @property
     def id(self) -> str:
-        return "-".join(self)
+        """The answers, joined; a yes/no question reads as its name when yes and is left out
+        when no, with the questions only it asks for: turning a feature on lengthens the id."""
+        parts: list[str] = []
+        off: list[str] = []  # yes/no questions answered no
+        for name, value in self._asdict().items():
+            question = QUESTIONS[name]
+            if any(re.search(rf"\b{no}\b", str(question.get("when", ""))) for no in off):
+                continue
+            if question.get("type") != "bool":
+                parts.append(value)
+            elif _is_yes(value):
+                parts.append(name)
+            else:
+                off.append(name)
+        return "-".join(parts)
+
+    @property
+    def broker(self) -> str | None:
+        """The WebSocket broker, None without WebSocket."""
+        return self.websocket_broker if _is_yes(self.websocket) else None
 
 
 def pooling_error(database: str, pooling: str) -> str:
@@ -214,6 +241,10 @@ def combination_error(framework: str, database: str, pooling: str) -> str:
     if pooling not in POOLINGS:
         return f"pooling must be one of {', '.join(POOLINGS)}"
     return pooling_error(database, pooling)
+
+
+def _is_yes(value: str) -> bool:
+    return value.strip().lower() in {"true", "yes", "1", "on"}
 
 
 def _rules() -> Environment:
@@ -322,6 +353,7 @@ def derived_names(answers: dict[str, Any]) -> dict[str, Any]:
     framework: str = answers["framework"]
     database: str = answers["database"]
     pooling: str = answers["pooling"] if database != "sqlite" else POOLING_FOR_EMBEDDED
+    websocket = _is_yes(str(answers.get("websocket", False)))
     names = {
         "python_package": re.sub(r"[^a-z0-9]+", "_", slug.lower()).strip("_"),
         "node_package": slug,
@@ -340,6 +372,10 @@ def derived_names(answers: dict[str, Any]) -> dict[str, Any]:
         "default_database_url": default_database_url(database, slug),
         "database_url_form": DATABASE_URL_FORMS[database],
         "make_verbs": {verb.name: verb for verb in make_verbs(framework)},
+        # A broker answer given with websocket off is still in the answers: test these.
+        "uses_websocket": websocket,
+        "uses_memory_broker": websocket and answers.get("websocket_broker") == "memory",
+        "uses_redis": websocket and answers.get("websocket_broker") == "redis",
     }
     names["environment"] = environment(names, database)
     return names
@@ -358,7 +394,7 @@ class DerivedNames(ContextHook):
     """Adds the derived names and a fresh JWT secret (it only ever lands in `.env`)."""
 
     def hook(self, context: dict[str, Any]) -> None:
-        if not {"project_slug", "framework", "database", "pooling"} <= context.keys():
+        if not {"project_slug", "framework", "database", "pooling", "websocket"} <= context.keys():
             return  # still asking the questions
         context.update(derived_names(context))
         context["jwt_secret"] = secrets.token_urlsafe(48)
