@@ -81,6 +81,12 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
     return None
 
 
+def _request_id(scope: Scope) -> str:
+    """The client's X-Request-ID when it is valid, else a new one."""
+    given = _header(scope, b"x-request-id")
+    return given.decode() if given and _VALID_REQUEST_ID.match(given) else str(uuid.uuid4())
+
+
 def _header_bytes(scope: Scope) -> int:
     """The size of the request line and headers on the wire (HTTP/1.1 framing)."""
     target = len(scope.get("raw_path") or scope["path"].encode())
@@ -151,13 +157,13 @@ class RequestContext:
         self.expose_errors = expose_errors
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = _header(scope, b"x-request-id")
-        request_id = (
-            given.decode() if given and _VALID_REQUEST_ID.match(given) else str(uuid.uuid4())
-        )
+        request_id = _request_id(scope)
         token = request_id_var.set(request_id)
         exchange = _Exchange(receive, send, request_id)
         try:
@@ -167,6 +173,39 @@ class RequestContext:
             raise
         finally:
             self._log(scope, exchange)
+            request_id_var.reset(token)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A WebSocket handshake carries the request id too; one refused before it was
+        accepted gets the request line an HTTP request would (an accepted one is logged when
+        it closes, by the hub)."""
+        token = request_id_var.set(_request_id(scope))
+        started = time.perf_counter()
+        refused: int | None = None
+
+        async def watch(message: Message) -> None:
+            nonlocal refused
+            if message["type"] == "websocket.http.response.start":
+                refused = message["status"]
+            elif message["type"] == "websocket.close" and refused is None:
+                refused = 403  # closed before accepting: the server answers 403
+            elif message["type"] == "websocket.accept":
+                refused = 0
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        finally:
+            if refused:
+                logger.info(
+                    "request",
+                    extra={
+                        "method": "GET",
+                        "path": scope["path"],
+                        "status": refused,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    },
+                )
             request_id_var.reset(token)
 
     async def _answer(self, scope: Scope, exchange: _Exchange) -> None:

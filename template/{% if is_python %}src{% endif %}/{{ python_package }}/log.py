@@ -29,6 +29,16 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+class WebSocketNoiseFilter(logging.Filter):
+    """Drops uvicorn's lines about WebSocket handshakes: they print the query string, where a
+    client may carry its token, and the service logs each handshake itself without it."""
+
+    _NOISE = ('"WebSocket %s"', "connection open", "connection closed")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not any(noise in str(record.msg) for noise in self._NOISE)
+
+
 def _extra_fields(record: logging.LogRecord) -> dict[str, Any]:
     return {key: value for key, value in vars(record).items() if key not in _RECORD_ATTRIBUTES}
 
@@ -81,3 +91,6 @@ def configure_logging(level: str, log_format: Literal["console", "json"]) -> Non
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True
+    uvicorn_error = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, WebSocketNoiseFilter) for f in uvicorn_error.filters):
+        uvicorn_error.addFilter(WebSocketNoiseFilter())

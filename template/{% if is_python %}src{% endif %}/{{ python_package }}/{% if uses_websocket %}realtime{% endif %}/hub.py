@@ -1,0 +1,245 @@
+"""The hub: this process's connections, what they say, and what reaches them."""
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from .. import strict_json
+
+# RFC 6455 close codes the service sends.
+CLOSE_GOING_AWAY = 1001  # shutdown
+CLOSE_POLICY_VIOLATION = 1008  # the token expired
+CLOSE_TOO_SLOW = 1013  # "try again later": the client fell behind its send queue
+MAX_MESSAGE_BYTES = 64 * 1024  # the server closes with 1009 above it
+# Messages waiting for one client. A client this far behind is not reading: close it rather
+# than hold its backlog, so memory stays bounded whatever the clients do.
+SEND_QUEUE_SIZE = 256
+# A close handshake the client does not answer is not waited for longer.
+CLOSE_TIMEOUT_S = 1.0
+
+Message = dict[str, Any]
+# Whom a message is for: None for every connection, else a user id.
+Deliver = Callable[[int | None, Message], None]
+
+logger = logging.getLogger(__name__)
+
+
+class Socket(Protocol):
+    """What the hub needs of a framework's accepted WebSocket."""
+
+    async def send_text(self, text: str) -> None: ...
+
+    async def close(self, code: int) -> None: ...
+
+
+class BrokerUnavailableError(Exception):
+    """The broker cannot take a message now; nothing was sent."""
+
+
+class Broker(Protocol):
+    """Carries messages to the hub of every instance, this one included."""
+
+    async def start(self, deliver: Deliver) -> None: ...
+
+    async def publish(self, to: int | None, message: Message) -> None: ...
+
+    async def ready(self) -> bool: ...
+
+    async def stop(self) -> None: ...
+
+
+class MemoryBroker:
+    """One process: a message goes straight to its own hub."""
+
+    def __init__(self) -> None:
+        self._deliver: Deliver | None = None
+
+    async def start(self, deliver: Deliver) -> None:
+        self._deliver = deliver
+
+    async def publish(self, to: int | None, message: Message) -> None:
+        if self._deliver is None:
+            msg = "the broker has not started"
+            raise BrokerUnavailableError(msg)
+        self._deliver(to, message)
+
+    async def ready(self) -> bool:
+        return True
+
+    async def stop(self) -> None:
+        self._deliver = None
+
+
+def origin_allowed(origin: str | None, allowed: tuple[str, ...]) -> bool:
+    """Browsers send Origin and obey CORS_ORIGINS; clients that send none are not browsers."""
+    return origin is None or not allowed or origin in allowed
+
+
+class Connection:
+    """One accepted WebSocket: its user, its send queue and the task that drains it."""
+
+    def __init__(self, socket: Socket, user_id: int) -> None:
+        self.socket = socket
+        self.user_id = user_id
+        self.close_code: int | None = None  # set once the service closes it
+        self.opened = time.perf_counter()
+        self._outbox: asyncio.Queue[str] = asyncio.Queue(SEND_QUEUE_SIZE)
+        self._writer = asyncio.create_task(self._drain())
+        self._closing: asyncio.Task[None] | None = None
+        self._expiry: asyncio.TimerHandle | None = None
+
+    def expire_at(self, timestamp: float) -> None:
+        """Close with 1008 when the token the connection was opened with expires."""
+        delay = max(0.0, timestamp - time.time())
+        self._expiry = asyncio.get_running_loop().call_later(
+            delay, self.close, CLOSE_POLICY_VIOLATION
+        )
+
+    def offer(self, text: str) -> bool:
+        """Queue a message without waiting; False when the client is too far behind."""
+        if self.close_code is not None:
+            return True  # closing: nothing more to send, and nothing to hold against it
+        try:
+            self._outbox.put_nowait(text)
+        except asyncio.QueueFull:
+            return False
+        return True
+
+    def send(self, message: Message) -> bool:
+        return self.offer(json.dumps(message, separators=(",", ":")))
+
+    def close(self, code: int) -> None:
+        """Close from the service's side, once: queued messages are dropped."""
+        if self.close_code is not None:
+            return
+        self.close_code = code
+        self._stop()
+        self._closing = asyncio.create_task(self._close(code))
+
+    async def closed(self) -> None:
+        """Wait for a close the service started (bounded by CLOSE_TIMEOUT_S)."""
+        if self._closing is not None:
+            await self._closing
+
+    def forget(self) -> None:
+        """The connection ended: stop its writer and timer."""
+        self._stop()
+
+    def _stop(self) -> None:
+        self._writer.cancel()
+        if self._expiry is not None:
+            self._expiry.cancel()
+
+    async def _drain(self) -> None:
+        # The only task that sends on this socket, so frames never interleave.
+        with contextlib.suppress(Exception):  # a client gone mid-send ends the connection
+            while True:
+                await self.socket.send_text(await self._outbox.get())
+
+    async def _close(self, code: int) -> None:
+        # A client that stopped reading never answers the close: the server drops it later.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.socket.close(code), CLOSE_TIMEOUT_S)
+
+
+class Hub:
+    """Every connection of this process, by user, and the broker that joins instances."""
+
+    def __init__(self, broker: Broker) -> None:
+        self.broker = broker
+        self._connections: dict[int, set[Connection]] = {}
+
+    async def start(self) -> None:
+        await self.broker.start(self._deliver)
+
+    async def stop(self) -> None:
+        """Shutdown: every connection closes with 1001, then the broker stops."""
+        connections = [c for group in self._connections.values() for c in group]
+        for connection in connections:
+            connection.close(CLOSE_GOING_AWAY)
+        await asyncio.gather(*(connection.closed() for connection in connections))
+        await self.broker.stop()
+
+    async def ready(self) -> bool:
+        return await self.broker.ready()
+
+    @property
+    def size(self) -> int:
+        return sum(map(len, self._connections.values()))
+
+    def connect(self, socket: Socket, user_id: int, expires_at: float) -> Connection:
+        connection = Connection(socket, user_id)
+        connection.expire_at(expires_at)
+        self._connections.setdefault(user_id, set()).add(connection)
+        return connection
+
+    def disconnect(self, connection: Connection, code: int) -> None:
+        """The connection ended with `code` (the service's, or the client's): log it once."""
+        connection.forget()
+        group = self._connections.get(connection.user_id, set())
+        group.discard(connection)
+        if not group:
+            self._connections.pop(connection.user_id, None)
+        logger.info(
+            "websocket",
+            extra={
+                "path": "/ws",
+                "status": 101,
+                "user_id": connection.user_id,
+                "close_code": connection.close_code or code,
+                "duration_ms": round((time.perf_counter() - connection.opened) * 1000, 2),
+            },
+        )
+
+    async def receive(self, connection: Connection, text: str) -> None:
+        """A message from a client: answered on its connection, or published."""
+        try:
+            message = strict_json.loads(text.encode())
+        except (strict_json.InvalidJsonError, UnicodeEncodeError):
+            connection.send(_error("the message is not valid JSON"))
+            return
+        kind = message.get("type") if isinstance(message, dict) else None
+        if kind == "ping":
+            connection.send({"type": "pong"})
+        elif kind == "broadcast" and "data" in message:
+            try:
+                await self.broker.publish(
+                    None, {"type": "broadcast", "from": connection.user_id, "data": message["data"]}
+                )
+            except BrokerUnavailableError:
+                connection.send(_error("broadcasts are unavailable, retry later"))
+        elif kind == "broadcast":
+            connection.send(_error('a broadcast needs "data"'))
+        else:
+            connection.send(_error('the message needs a "type": "ping" or "broadcast"'))
+
+    async def send_to_user(self, user_id: int, message: Message) -> None:
+        """A message for every connection of one user, on every instance; dropped with a
+        warning when the broker is unavailable (the caller's work has already succeeded)."""
+        try:
+            await self.broker.publish(user_id, message)
+        except BrokerUnavailableError:
+            logger.warning("websocket event dropped", extra={"event": message.get("type")})
+
+    def _deliver(self, to: int | None, message: Message) -> None:
+        """From the broker: serialise once, queue on every connection concerned, close those
+        that cannot keep up."""
+        if to is None:
+            targets = [c for group in self._connections.values() for c in group]
+        else:
+            targets = list(self._connections.get(to, ()))
+        if not targets:
+            return
+        text = json.dumps(message, separators=(",", ":"))
+        for connection in targets:
+            if not connection.offer(text):
+                logger.warning("websocket client too slow", extra={"user_id": connection.user_id})
+                connection.close(CLOSE_TOO_SLOW)
+
+
+def _error(detail: str) -> Message:
+    return {"type": "error", "detail": detail}
