@@ -55,6 +55,8 @@ PYTHON_FRAMEWORKS = ("fastapi", "django")
 DATABASES = choices("database")
 POOLINGS = choices("pooling")
 BROKERS = choices("websocket_broker")
+# What the HTTP side of a service depends on: WebSocket adds an endpoint and changes no other.
+HTTP_QUESTIONS = ("framework", "database", "pooling")
 # How READMEs name each database.
 DATABASE_LABELS = {"sqlite": "SQLite", "postgresql": "PostgreSQL", "mysql": "MySQL / MariaDB"}
 

@@ -98,7 +98,11 @@ def _covers(item: pytest.Item) -> bool:
     answers another combination already covers (see `depends_on` in pyproject.toml)."""
     marker = item.get_closest_marker("depends_on")
     combination = _combination(item)
-    if marker is None or combination is None:
+    if combination is None:
+        return True
+    if (brokers := item.get_closest_marker("broker")) and combination.broker not in brokers.args:
+        return False
+    if marker is None:
         return True
     if unknown := set(marker.args) - set(QUESTIONS):
         raise pytest.UsageError(f"{item.nodeid}: depends_on names no question: {unknown}")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from combinations import (
+    BROKERS,
     DATABASES,
     FRAMEWORKS,
     POOLINGS,
@@ -93,12 +94,25 @@ REFUSED = [
 ]
 
 
+# What a combination without WebSocket answers to the questions that come with it.
+NO_WEBSOCKET = ("False", "memory")
+
+
 def test_the_combination_list_is_what_the_questions_accept() -> None:
-    assert len(valid_combinations()) + len(REFUSED) == len(FRAMEWORKS) * len(DATABASES) * len(
-        POOLINGS
-    )
-    assert Combination("fastapi", "sqlite", "none") in valid_combinations()
+    """Without WebSocket, one combination per accepted (framework, database, pooling); with it,
+    one per broker besides."""
+    accepted = len(FRAMEWORKS) * len(DATABASES) * len(POOLINGS) - len(REFUSED)
+    assert len(valid_combinations()) == accepted * (1 + len(BROKERS))
+    assert Combination("fastapi", "sqlite", "none", *NO_WEBSOCKET) in valid_combinations()
+    assert Combination("express", "mysql", "app", "True", "redis") in valid_combinations()
     assert ("fastapi", "mysql", "pgbouncer") in REFUSED
+
+
+def test_combination_ids_name_a_feature_only_when_it_is_on() -> None:
+    ids = {combination.id for combination in valid_combinations()}
+
+    assert {"fastapi-sqlite-none", "django-postgresql-app-websocket-redis"} <= ids
+    assert not [i for i in ids if "False" in i or "True" in i]
 
 
 def test_every_choice_of_every_question_is_in_a_combination() -> None:
@@ -126,9 +140,9 @@ def test_covering_gives_each_set_of_answers_once(questions: tuple[str, ...]) -> 
     assert set(chosen) <= set(valid_combinations())
     assert sorted(map(project, chosen)) == sorted(set(map(project, valid_combinations())))
     if not questions:
-        assert chosen == [Combination("fastapi", "sqlite", "none")]  # copier's defaults
+        assert chosen == [Combination("fastapi", "sqlite", "none", *NO_WEBSOCKET)]  # defaults
     if questions == ("framework", "database"):
-        assert Combination("django", "postgresql", "app") in chosen  # pooling's default
+        assert Combination("django", "postgresql", "app", *NO_WEBSOCKET) in chosen
     if questions == tuple(QUESTIONS):
         assert chosen == valid_combinations()
 
@@ -146,6 +160,14 @@ def test_refused_combinations_say_why(
     )
 
     assert "PgBouncer fronts PostgreSQL only" in error
+
+
+def test_the_broker_is_not_asked_without_websocket(copier_template: Path, tmp_path: Path) -> None:
+    """A broker answer given with WebSocket off is neither stored nor rendered."""
+    copy_project(copier_template, tmp_path, websocket="false", websocket_broker="redis")
+
+    assert "websocket_broker" not in (tmp_path / ".copier-answers.yml").read_text()
+    assert "REDIS" not in (tmp_path / ".env.example").read_text()
 
 
 def test_pooling_is_not_asked_for_sqlite(copier_template: Path, tmp_path: Path) -> None:

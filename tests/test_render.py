@@ -19,7 +19,9 @@ TEMPLATE = Path(__file__).parent.parent / "template"
 NOT_PORTABLE = re.compile(r'[<>:"|?*\\\x00-\x1f]|[. ]$')
 WINDOWS_RESERVED = re.compile(r"^(CON|PRN|AUX|NUL|COM\d|LPT\d)(\..*)?$", re.IGNORECASE)
 # A template tests the derived names of extensions/combinations.py, never a raw answer.
-RAW_ANSWER_TEST = re.compile(r"\b(framework|database|pooling)\s*(==|!=|\bin\b)")
+RAW_ANSWER_TEST = re.compile(
+    r"\b(framework|database|pooling|websocket_broker)\s*(==|!=|\bin\b)|\bif\s+(not\s+)?websocket\b"
+)
 
 # Jinja's delimiters as templates use them (Python's `}}` closing nested dicts is fine).
 JINJA_LEFTOVER = re.compile(r"\{\{-?\s*[\w(]|\{%-?\s|\s-?%\}|\{#")
@@ -29,6 +31,9 @@ TRACES = {
     "mysql": ("asyncmy", "mysql://", "MariaDB"),
     "pgbouncer": ("PgBouncer", "statement_cache_size"),
     "app-pool": ("DB_POOL_SIZE", "pool_pre_ping", "pool_size"),
+    # Not the word WebSocket: every Python service drops uvicorn's lines about upgrade requests.
+    "websocket": ("/ws", "task.created", "broadcast"),
+    "redis": ("redis", "Redis", "REDIS_"),
 }
 
 
@@ -38,6 +43,10 @@ def traces_expected(combination: Combination) -> set[str]:
         expected.add("pgbouncer")
     if combination.pooling == "app":
         expected.add("app-pool")
+    if combination.broker:
+        expected.add("websocket")
+    if combination.broker == "redis":
+        expected.add("redis")
     return expected
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from combinations import Combination
-from support.blackbox import Service
+from support.blackbox import REDIS_URL, Service
 from support.databases import Databases
 from support.projects import Projects, combination_params
 
@@ -36,7 +36,7 @@ def service_env(
     The rate limiter is on but out of reach: the fuzzer sends thousands of requests to this
     instance (`limited_service` is the one that meets the limit)."""
     project = projects.installed(combination)
-    return {
+    env = {
         **projects.env,
         "APP_ENV": "production",
         "JWT_SECRET": secrets.token_urlsafe(48),
@@ -44,6 +44,12 @@ def service_env(
         "SHUTDOWN_GRACE_S": "10",
         "RATE_LIMIT_PER_MINUTE": "1000000",
     }
+    if combination.broker == "redis":
+        # Pub/sub channels are server-wide: runs and combinations sharing this Redis must not
+        # hear each other's broadcasts.
+        env["REDIS_URL"] = REDIS_URL
+        env["REDIS_PREFIX"] = f"contract-{combination.id}-{secrets.token_hex(4)}"
+    return env
 
 
 @pytest.fixture(scope="session")

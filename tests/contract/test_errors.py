@@ -1,7 +1,10 @@
 """Contract: every error is RFC 9457 problem+json, and nothing internal leaks."""
 
 import pytest
+from combinations import HTTP_QUESTIONS
 from support.blackbox import PROBLEM_KEYS, Service, assert_problem, bearer
+
+pytestmark = pytest.mark.depends_on(*HTTP_QUESTIONS)
 
 
 def test_malformed_json_is_a_bad_request(service: Service) -> None:

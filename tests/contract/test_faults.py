@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from combinations import Combination
+from combinations import HTTP_QUESTIONS, Combination
 from faults import (
     FaultProxy,
     SilentServer,
@@ -43,7 +43,7 @@ from support.blackbox import Service, bearer, http_client
 from support.databases import Databases
 from support.projects import Projects
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.depends_on(*HTTP_QUESTIONS)]
 
 CONNECT_S, POOL_S, STATEMENT_S, GRACE_S = 2, 2, 2, 5
 LIMITS = {

@@ -1,6 +1,10 @@
 """Contract: GET /healthz and GET /readyz."""
 
+import pytest
+from combinations import HTTP_QUESTIONS
 from support.blackbox import Service
+
+pytestmark = pytest.mark.depends_on(*HTTP_QUESTIONS)
 
 
 def test_liveness(service: Service) -> None:

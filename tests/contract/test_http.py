@@ -3,7 +3,10 @@
 import re
 
 import pytest
+from combinations import HTTP_QUESTIONS
 from support.blackbox import Service
+
+pytestmark = pytest.mark.depends_on(*HTTP_QUESTIONS)
 
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 

@@ -7,7 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
+from combinations import HTTP_QUESTIONS
 from support.blackbox import Service, assert_problem, bearer, signed_in
+
+pytestmark = pytest.mark.depends_on(*HTTP_QUESTIONS)
 
 TASKS = "/api/v1/tasks"
 

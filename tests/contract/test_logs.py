@@ -4,7 +4,11 @@ import secrets
 import socket
 import time
 
+import pytest
+from combinations import HTTP_QUESTIONS
 from support.blackbox import PASSWORD, Service, bearer
+
+pytestmark = pytest.mark.depends_on(*HTTP_QUESTIONS)
 
 
 def wait_for_line(service: Service, **fields: object) -> dict[str, object]:

@@ -11,10 +11,12 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 import pytest
-from combinations import Combination
+from combinations import HTTP_QUESTIONS, Combination
 from support.blackbox import Service, bearer, http_client
 from support.databases import Databases
 from support.projects import Projects
+
+pytestmark = pytest.mark.depends_on(*HTTP_QUESTIONS)
 
 POOL_SIZE, MAX_OVERFLOW = 3, 2
 CLIENTS = 32

@@ -5,7 +5,10 @@ from typing import Any
 
 import httpx
 import pytest
+from combinations import HTTP_QUESTIONS
 from support.blackbox import Service, bearer, signed_in
+
+pytestmark = pytest.mark.depends_on(*HTTP_QUESTIONS)
 
 TASKS = "/api/v1/tasks"
 RFC3339_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|\+00:00)$")

@@ -3,7 +3,10 @@
 import re
 
 import pytest
+from combinations import HTTP_QUESTIONS
 from support.blackbox import PASSWORD, Service, bearer, sign_up
+
+pytestmark = pytest.mark.depends_on(*HTTP_QUESTIONS)
 
 RFC3339_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|\+00:00)$")
 

@@ -22,6 +22,8 @@ import pytest
 from support.commands import free_port
 
 STARTUP_TIMEOUT_S = 120
+# The loopback Redis every machine of the suite has (the WebSocket broker of `redis` answers).
+REDIS_URL = "redis://127.0.0.1:6379/0"
 PASSWORD = "correct horse battery"
 PROBLEM_KEYS = {"type", "title", "status", "detail"}
 # httpx builds an SSL context for every client it makes, plain-HTTP ones included: certifi's

@@ -18,17 +18,25 @@ export const CloseCode = {
 const Ping = z.object({ type: z.literal("ping") });
 const Broadcast = z.object({
   type: z.literal("broadcast"),
-  data: z.json({ error: "A broadcast needs a data member (any JSON value)" }),
+  // Parsed JSON already: anything but a missing member is a JSON value.
+  data: z.custom<z.core.util.JSONType>((value) => value !== undefined, {
+    error: "A broadcast needs a data member (any JSON value)",
+  }),
 });
 
 /** What a client may send, each a JSON text frame. */
-export const ClientMessage = z.discriminatedUnion("type", [Ping, Broadcast], {
-  error: (issue) =>
-    issue.code === "invalid_type" && issue.path?.length === 0
-      ? "A message must be a JSON object"
-      : 'A message needs a type: "ping" or "broadcast"',
-});
+export const ClientMessage = z.discriminatedUnion("type", [Ping, Broadcast]);
 export type ClientMessage = z.infer<typeof ClientMessage>;
+
+/** A parsed frame as a message, or a sentence telling the client what is wrong with it. */
+export function readClientMessage(value: unknown): ClientMessage | string {
+  const result = ClientMessage.safeParse(value);
+  if (result.success) return result.data;
+  const [issue] = result.error.issues;
+  if (issue?.path.length === 0) return "A message must be a JSON object";
+  if (issue?.path[0] === "type") return 'A message needs a type: "ping" or "broadcast"';
+  return issue?.message ?? "Invalid message";
+}
 
 export type ServerMessage =
   | { type: "pong" }

@@ -152,16 +152,23 @@ class Hub:
     def __init__(self, broker: Broker) -> None:
         self.broker = broker
         self._connections: dict[int, set[Connection]] = {}
+        self._going_away = False
 
     async def start(self) -> None:
         await self.broker.start(self._deliver)
 
-    async def stop(self) -> None:
-        """Shutdown: every connection closes with 1001, then the broker stops."""
+    async def close_connections(self) -> None:
+        """Shutdown begins: every connection closes with 1001, and so does any accepted from
+        now on. Messages still reach the broker (HTTP requests may still be draining)."""
+        self._going_away = True
         connections = [c for group in self._connections.values() for c in group]
         for connection in connections:
             connection.close(CLOSE_GOING_AWAY)
         await asyncio.gather(*(connection.closed() for connection in connections))
+
+    async def stop(self) -> None:
+        """Shutdown: every connection closes with 1001, then the broker stops."""
+        await self.close_connections()
         await self.broker.stop()
 
     async def ready(self) -> bool:
@@ -175,6 +182,8 @@ class Hub:
         connection = Connection(socket, user_id)
         connection.expire_at(expires_at)
         self._connections.setdefault(user_id, set()).add(connection)
+        if self._going_away:  # accepted while shutting down
+            connection.close(CLOSE_GOING_AWAY)
         return connection
 
     def disconnect(self, connection: Connection, code: int) -> None:

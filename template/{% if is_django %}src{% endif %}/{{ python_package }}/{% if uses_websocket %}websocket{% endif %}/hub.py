@@ -1,0 +1,93 @@
+"""This process's hub: started with the server (the ASGI lifespan), stopped when it shuts down,
+and reachable from any thread for the events of the code that serves requests."""
+
+import asyncio
+import contextvars
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from ..realtime import Hub, create_hub
+from ..realtime.hub import Message
+from ..settings import get_settings
+
+logger = logging.getLogger(__name__)
+
+_hub: Hub | None = None
+_loop: asyncio.AbstractEventLoop | None = None
+# Publishes one after another, in the order they were made: a task's created, updated and
+# deleted events never overtake one another on the way to the broker.
+_order: asyncio.Lock | None = None
+_in_flight: set[asyncio.Task[None]] = set()
+
+
+def current_hub() -> Hub | None:
+    """The running hub, or None outside a server (a management command, a test without one)."""
+    return _hub
+
+
+async def start_hub(hub: Hub | None = None) -> Hub:
+    """Starts `hub` (by default the one the settings describe) as this process's hub."""
+    global _hub, _loop, _order  # noqa: PLW0603 - one hub per process
+    hub = hub or create_hub(get_settings())
+    await hub.start()
+    _hub, _loop, _order = hub, asyncio.get_running_loop(), asyncio.Lock()
+    return hub
+
+
+async def stop_hub() -> None:
+    """Closes every connection with 1001, then the broker; once, however often it is called
+    (on SIGTERM, then at the lifespan's shutdown)."""
+    global _hub  # noqa: PLW0603
+    hub, _hub = _hub, None
+    if hub is not None:
+        await hub.stop()
+
+
+def publish_to_user(user_id: int, message: Message) -> None:
+    """Hands `message` for `user_id`'s connections to the hub's loop, from any thread, and
+    returns at once: the caller never waits for the broker, nor fails with it."""
+    hub, loop = _hub, _loop
+    if hub is None or loop is None:
+        return  # no server in this process, so no connection either
+    try:
+        loop.call_soon_threadsafe(
+            _spawn, hub, user_id, message, context=contextvars.copy_context()
+        )
+    except RuntimeError:  # the loop has closed: the server is gone
+        logger.debug("websocket event after shutdown dropped")
+
+
+def _spawn(hub: Hub, user_id: int, message: Message) -> None:
+    job = asyncio.create_task(_publish(hub, user_id, message))
+    _in_flight.add(job)
+    job.add_done_callback(_in_flight.discard)
+
+
+async def _publish(hub: Hub, user_id: int, message: Message) -> None:
+    try:
+        if _order is None:
+            await hub.send_to_user(user_id, message)
+            return
+        async with _order:
+            await hub.send_to_user(user_id, message)
+    except Exception:
+        logger.exception("websocket event failed")
+
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+async def lifespan(scope: Scope, receive: Receive, send: Send) -> None:
+    """The ASGI lifespan (Django has none): the hub lives as long as the server."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await start_hub()
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await stop_hub()
+            await send({"type": "lifespan.shutdown.complete"})
+            return

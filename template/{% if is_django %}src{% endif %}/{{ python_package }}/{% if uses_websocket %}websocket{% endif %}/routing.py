@@ -1,0 +1,20 @@
+"""What Channels serves: `/ws`, authenticated; any other WebSocket path is refused with 404."""
+
+from channels.routing import URLRouter
+from django.urls import path, re_path
+
+from .auth import TokenAuthMiddleware, refuse
+from .consumers import HubConsumer
+from .hub import Receive, Scope, Send
+
+
+async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
+    await refuse(receive, send, scope, 404, "Not Found")
+
+
+websocket_application = URLRouter(
+    [
+        path("ws", TokenAuthMiddleware(HubConsumer.as_asgi())),
+        re_path(r"", _not_found),
+    ]
+)

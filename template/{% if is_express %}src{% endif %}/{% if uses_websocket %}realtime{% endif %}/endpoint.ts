@@ -1,0 +1,268 @@
+import { randomUUID } from "node:crypto";
+import { type IncomingMessage, STATUS_CODES } from "node:http";
+import type { Duplex } from "node:stream";
+
+import { decodeJwt } from "jose";
+import { type RawData, type WebSocket, WebSocketServer } from "ws";
+
+import type { Config } from "../config.js";
+import { isDatabaseUnavailable } from "../db/database.js";
+import { callerGone, UnauthenticatedError } from "../errors.js";
+import type { Logger } from "../logger.js";
+import { RETRY_AFTER_S } from "../problems.js";
+import { CLIENT_REQUEST_ID, requestContext } from "../request-context.js";
+import { BARE_SECURITY_HEADERS } from "../security/headers.js";
+import type { Tokens } from "../security/tokens.js";
+import type { UserService } from "../services/users.js";
+import type { Broker } from "./broker.js";
+import { Connection, type Hub } from "./hub.js";
+import {
+  CloseCode,
+  MAX_MESSAGE_BYTES,
+  readClientMessage,
+  type ServerMessage,
+  WEBSOCKET_PATH,
+} from "./protocol.js";
+
+/** setTimeout's longest delay; a later token expiry is waited for in steps. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+class Refusal extends Error {
+  constructor(
+    readonly status: number,
+    readonly detail: string,
+  ) {
+    super(detail);
+  }
+}
+
+/** The handshake's token: `?token=` first (browsers cannot set headers), then a bearer header. */
+function tokenOf(req: IncomingMessage, query: URLSearchParams): string | undefined {
+  const given = query.get("token");
+  if (given) return given;
+  const [scheme, token, ...rest] = (req.headers.authorization ?? "").split(" ");
+  return scheme?.toLowerCase() === "bearer" && token && rest.length === 0 ? token : undefined;
+}
+
+/** An HTTP answer written on the raw socket, as the application would: problem+json. */
+function writeProblem(socket: Duplex, status: number, detail: string, requestId: string): void {
+  const body = JSON.stringify({ type: "about:blank", title: STATUS_CODES[status], status, detail });
+  const headers: Record<string, string> = {
+    "Content-Type": "application/problem+json",
+    "Content-Length": String(Buffer.byteLength(body)),
+    "X-Request-ID": requestId,
+    ...(status === 401 && { "WWW-Authenticate": "Bearer" }),
+    ...(status === 503 && { "Retry-After": String(RETRY_AFTER_S) }),
+    ...BARE_SECURITY_HEADERS,
+    Connection: "close",
+  };
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
+      Object.entries(headers)
+        .map(([name, value]) => `${name}: ${value}\r\n`)
+        .join("") +
+      `\r\n${body}`,
+  );
+}
+
+/**
+ * `GET /ws` on the HTTP server's port: the handshake is checked (origin, token, user) before
+ * anything is upgraded, so a refusal is a plain HTTP answer. Accepted connections join the hub;
+ * what they send is answered here, broadcasts go through the broker to every instance.
+ */
+export class WebSocketEndpoint {
+  readonly #server = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
+  /** Each pending handshake's request id and start, for its answer and its log line. */
+  readonly #handshakes = new WeakMap<IncomingMessage, { requestId: string; startedAt: number }>();
+  #closing = false;
+
+  constructor(
+    private readonly deps: {
+      config: Pick<Config, "corsOrigins">;
+      tokens: Tokens;
+      users: UserService;
+      hub: Hub;
+      broker: Broker;
+      logger: Logger;
+    },
+  ) {
+    // The 101 carries the request id, as every HTTP answer does.
+    this.#server.on("headers", (headers, req) => {
+      headers.push(`X-Request-ID: ${this.#requestId(req)}`);
+    });
+    // A handshake ws itself refuses (a bad Sec-WebSocket-Key, version): answered our way.
+    this.#server.on("wsClientError", (error, socket, req) => {
+      this.#refuse(req, socket, new Refusal(400, error.message));
+    });
+  }
+
+  /** The server's `upgrade` listener. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const given = req.headers["x-request-id"];
+    const requestId =
+      typeof given === "string" && CLIENT_REQUEST_ID.test(given) ? given : randomUUID();
+    this.#handshakes.set(req, { requestId, startedAt: performance.now() });
+    requestContext.run({ requestId }, () => {
+      this.#authenticate(req).then(
+        (session) => {
+          // The client gave up while its token was checked.
+          if (!socket.writable) {
+            socket.destroy();
+            this.#logRequest(req, 499);
+            return;
+          }
+          this.#server.handleUpgrade(req, socket, head, (ws) => {
+            this.#accept(ws, req, session);
+          });
+        },
+        (error: unknown) => {
+          this.#refuse(req, socket, error);
+        },
+      );
+    });
+  }
+
+  /** Shutdown: every connection gets 1001, and a late handshake a 503. */
+  async closeConnections(): Promise<void> {
+    this.#closing = true;
+    await this.deps.hub.closeAll(CloseCode.goingAway, "The server is shutting down");
+  }
+
+  async #authenticate(req: IncomingMessage): Promise<{ userId: number; expiresAtMs: number }> {
+    const { config, tokens, users } = this.deps;
+    const url = new URL(req.url ?? "/", "http://localhost");
+    if (url.pathname !== WEBSOCKET_PATH) throw new Refusal(404, `No route for ${url.pathname}`);
+    if (this.#closing) throw new Refusal(503, "The server is shutting down, retry later");
+    // Browsers send their page's origin: a page elsewhere must not ride on a user's token.
+    const origin = req.headers.origin;
+    if (origin !== undefined && config.corsOrigins.length > 0) {
+      if (!config.corsOrigins.includes(origin)) throw new Refusal(403, "Origin not allowed");
+    }
+    const token = tokenOf(req, url.searchParams);
+    if (token === undefined) {
+      throw new Refusal(401, "Missing token: send ?token= or an Authorization: Bearer header");
+    }
+    const userId = await tokens.userIdFrom(token);
+    if (!(await users.find(userId))) throw callerGone();
+    // userIdFrom verified the signature and required `exp`.
+    return { userId, expiresAtMs: (decodeJwt(token).exp ?? 0) * 1000 };
+  }
+
+  #refuse(req: IncomingMessage, socket: Duplex, error: unknown): void {
+    let refusal: Refusal;
+    if (error instanceof Refusal) refusal = error;
+    else if (error instanceof UnauthenticatedError) refusal = new Refusal(401, error.message);
+    else if (isDatabaseUnavailable(error)) {
+      refusal = new Refusal(503, "The database is unavailable, retry later");
+    } else {
+      this.deps.logger.error({ err: error }, "websocket handshake failed");
+      refusal = new Refusal(500, "Internal error");
+    }
+    if (socket.writable) {
+      writeProblem(socket, refusal.status, refusal.detail, this.#requestId(req));
+      this.#logRequest(req, refusal.status);
+    } else {
+      socket.destroy();
+      this.#logRequest(req, 499);
+    }
+  }
+
+  /** The contract's request line; the path without its query string (it may carry the token). */
+  #logRequest(req: IncomingMessage, status: number): void {
+    const startedAt = this.#handshakes.get(req)?.startedAt ?? performance.now();
+    this.deps.logger.info(
+      {
+        request_id: this.#requestId(req),
+        method: req.method,
+        path: (req.url ?? "/").split("?")[0],
+        status,
+        duration_ms: Math.round(performance.now() - startedAt),
+      },
+      "request",
+    );
+  }
+
+  #requestId(req: IncomingMessage): string {
+    return this.#handshakes.get(req)?.requestId ?? randomUUID();
+  }
+
+  #accept(
+    ws: WebSocket,
+    req: IncomingMessage,
+    { userId, expiresAtMs }: { userId: number; expiresAtMs: number },
+  ): void {
+    const { hub, logger } = this.deps;
+    const requestId = this.#requestId(req);
+    const connection = new Connection(ws, userId, requestId);
+    hub.add(connection);
+
+    let expiry: NodeJS.Timeout;
+    const expireAt = () => {
+      const left = expiresAtMs - Date.now();
+      if (left > 0) expiry = setTimeout(expireAt, Math.min(left, MAX_TIMER_MS));
+      else connection.close(CloseCode.policyViolation, "The token expired");
+    };
+    expireAt();
+
+    ws.on("message", (data, isBinary) => {
+      requestContext.run({ requestId }, () => {
+        this.#receive(connection, data, isBinary);
+      });
+    });
+    // ws closes the connection itself on a protocol error (1002, 1007, 1009 for a frame over
+    // maxPayload) and reports it here; without a listener the process would crash.
+    ws.on("error", (error) => {
+      logger.debug({ err: error, request_id: requestId }, "websocket protocol error");
+    });
+    ws.on("close", (code) => {
+      clearTimeout(expiry);
+      hub.remove(connection);
+      logger.info(
+        {
+          request_id: requestId,
+          path: WEBSOCKET_PATH,
+          status: 101,
+          user_id: userId,
+          close_code: connection.closedWith ?? code,
+          duration_ms: Math.round(performance.now() - connection.openedAt),
+        },
+        "websocket",
+      );
+    });
+  }
+
+  #receive(connection: Connection, data: RawData, isBinary: boolean): void {
+    const reply = (message: ServerMessage) => connection.send(JSON.stringify(message));
+    const error = (detail: string) => reply({ type: "error", detail });
+    if (isBinary) {
+      error("Binary frames are not supported: send JSON text");
+      return;
+    }
+    let parsed: unknown;
+    try {
+      // Text frames arrive as one Buffer (ws's default binaryType), already valid UTF-8.
+      parsed = JSON.parse((data as Buffer).toString("utf8"));
+    } catch {
+      error("The message is not valid JSON");
+      return;
+    }
+    const message = readClientMessage(parsed);
+    if (typeof message === "string") {
+      error(message);
+      return;
+    }
+    switch (message.type) {
+      case "ping":
+        reply({ type: "pong" });
+        break;
+      case "broadcast":
+        this.deps.broker
+          .publish({
+            to: null,
+            message: { type: "broadcast", from: connection.userId, data: message.data },
+          })
+          .catch(() => error("broadcasts are unavailable, retry later"));
+        break;
+    }
+  }
+}
