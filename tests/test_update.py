@@ -234,3 +234,62 @@ def test_changing_an_answer_adds_and_removes_files(
         check=True,
     ).stdout
     assert MANIFEST[framework] in removed_and_added
+
+
+# The last commit of the template before the WebSocket questions: a project generated from it
+# has no `websocket` answer at all.
+BEFORE_WEBSOCKET = "41fa27c"
+
+
+@pytest.fixture(scope="module")
+def websocket_releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A template repository whose 1.0.0 is the template as it was before WebSocket, and
+    whose 1.1.0 is the current one."""
+    repository = tmp_path_factory.mktemp("websocket-releases")
+    archive = subprocess.run(
+        ["git", "archive", BEFORE_WEBSOCKET, "copier.yml", "template", "extensions"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(repository)], input=archive, check=True)
+    git(repository, "init", "-q")
+    commit_all(repository, "release 1.0.0: before WebSocket")
+    git(repository, "tag", "1.0.0")
+    for name in ("copier.yml", "template", "extensions"):
+        target = repository / name
+        shutil.rmtree(target) if target.is_dir() else target.unlink()
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, target)
+    commit_all(repository, "release 1.1.0: WebSocket")
+    git(repository, "tag", "1.1.0")
+    return repository
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_an_update_turns_websocket_on(
+    websocket_releases: Path, tmp_path: Path, framework: str
+) -> None:
+    """From the release before WebSocket, an update that answers yes (Redis broker) gives
+    what a fresh copy with those answers gives, the user's edits kept."""
+    project = start_project(websocket_releases, tmp_path / "service", framework=framework)
+    user_edits(project, framework)
+
+    update(project, websocket="true", websocket_broker="redis")
+
+    answers = (project / ".copier-answers.yml").read_text()
+    assert "websocket: true" in answers
+    assert "websocket_broker: redis" in answers
+    assert not [path for path in tracked_files(project) if "<<<<<<<" in path.read_text()]
+    fresh = copy(
+        websocket_releases,
+        tmp_path / "fresh",
+        "1.1.0",
+        framework=framework,
+        websocket="true",
+        websocket_broker="redis",
+    )
+    assert differing_files(project, fresh) == {".env", "README.md", USER_MODULE[framework]}
