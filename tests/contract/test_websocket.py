@@ -15,7 +15,7 @@ import secrets
 import signal
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import httpx
@@ -38,8 +38,8 @@ def ws_url(service: Service, token: str | None = None) -> str:
     return f"{url}?token={token}" if token else url
 
 
-def token_of(headers: dict[str, str]) -> str:
-    return headers["Authorization"].removeprefix("Bearer ")
+def token_of(headers: Mapping[str, str]) -> str:
+    return httpx.Headers(headers)["authorization"].removeprefix("Bearer ")
 
 
 def open_ws(service: Service, token: str, **options: Any) -> ClientConnection:
@@ -156,8 +156,12 @@ def test_a_missing_bad_or_expired_token_is_refused(
         assert refused(url) in {401, 403, 1008}, url
 
 
-def test_the_origin_is_checked_against_cors_origins(strict_service: Service) -> None:
-    token = token_of(bearer(strict_service.client(), "ws_origin_" + secrets.token_hex(4)))
+def test_the_origin_is_checked_against_cors_origins(
+    service: Service, strict_service: Service
+) -> None:
+    """`strict_service` has CORS_ORIGINS set (and signup closed: the user signs up on its
+    sibling, which shares its database and secret)."""
+    token = token_of(bearer(service.client()))
 
     assert refused(ws_url(strict_service, token), origin="https://evil.example") in {403, 1008}
     for origin in ("https://app.example", None):
@@ -183,11 +187,11 @@ def test_a_broadcast_reaches_every_client_the_sender_included(service: Service) 
 
 def test_task_events_reach_the_owners_connections_only(service: Service) -> None:
     owner, stranger = signed_in(service), signed_in(service)
-    token = token_of(dict(owner.headers))
+    token = token_of(owner.headers)
     with (
         open_ws(service, token) as first,
         open_ws(service, token) as second,
-        open_ws(service, token_of(dict(stranger.headers))) as other,
+        open_ws(service, token_of(stranger.headers)) as other,
     ):
         created = owner.post("/api/v1/tasks", json={"title": "watched"}).json()
         updated = owner.patch(f"/api/v1/tasks/{created['id']}", json={"status": "done"}).json()
@@ -369,7 +373,7 @@ def _readiness_becomes(
     service: Service, status: int, checks: dict[str, str], within: float
 ) -> None:
     deadline = time.monotonic() + within
-    client = service.client(timeout=5)
+    client = service.client()
     while True:
         try:
             response = client.get("/readyz")

@@ -2,11 +2,7 @@ import type { Envelope } from "./protocol.js";
 
 /** Carries messages to the hub of every instance, this one included. */
 export interface Broker {
-  /** Resolves once the message is on its way; a BrokerUnavailableError when it cannot be. */
+  /** Resolves once the message is on its way; rejects when it cannot be. */
   publish(envelope: Envelope): Promise<void>;
   close(): Promise<void>;
-}
-
-export class BrokerUnavailableError extends Error {
-  override name = "BrokerUnavailableError";
 }

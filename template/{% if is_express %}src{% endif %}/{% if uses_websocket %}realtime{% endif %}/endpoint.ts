@@ -9,7 +9,8 @@ import type { Config } from "../config.js";
 import { isDatabaseUnavailable } from "../db/database.js";
 import { callerGone, UnauthenticatedError } from "../errors.js";
 import type { Logger } from "../logger.js";
-import { RETRY_AFTER_S } from "../problems.js";
+import { parseIJson } from "../middleware/body.js";
+import { HttpProblem, RETRY_AFTER_S } from "../problems.js";
 import { CLIENT_REQUEST_ID, requestContext } from "../request-context.js";
 import { BARE_SECURITY_HEADERS } from "../security/headers.js";
 import type { Tokens } from "../security/tokens.js";
@@ -26,6 +27,21 @@ import {
 
 /** setTimeout's longest delay; a later token expiry is waited for in steps. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** What ws closes with for the errors it finds in a client's frames; 1002 for the others. */
+const PROTOCOL_ERROR_CLOSE_CODES: Partial<Record<string, number>> = {
+  WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: 1009,
+  WS_ERR_INVALID_UTF8: 1007,
+};
+
+/** A pending upgrade: what its answer and its log line need. */
+interface Handshake {
+  socket: Duplex;
+  method: string | undefined;
+  url: URL;
+  requestId: string;
+  startedAt: number;
+}
 
 class Refusal extends Error {
   constructor(
@@ -72,8 +88,8 @@ function writeProblem(socket: Duplex, status: number, detail: string, requestId:
  */
 export class WebSocketEndpoint {
   readonly #server = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
-  /** Each pending handshake's request id and start, for its answer and its log line. */
-  readonly #handshakes = new WeakMap<IncomingMessage, { requestId: string; startedAt: number }>();
+  /** Each pending handshake, for what ws reports about it by its request. */
+  readonly #handshakes = new WeakMap<IncomingMessage, Handshake>();
   #closing = false;
 
   constructor(
@@ -88,35 +104,38 @@ export class WebSocketEndpoint {
   ) {
     // The 101 carries the request id, as every HTTP answer does.
     this.#server.on("headers", (headers, req) => {
-      headers.push(`X-Request-ID: ${this.#requestId(req)}`);
+      const handshake = this.#handshakes.get(req);
+      if (handshake) headers.push(`X-Request-ID: ${handshake.requestId}`);
     });
     // A handshake ws itself refuses (a bad Sec-WebSocket-Key, version): answered our way.
     this.#server.on("wsClientError", (error, socket, req) => {
-      this.#refuse(req, socket, new Refusal(400, error.message));
+      const handshake = this.#handshakes.get(req);
+      if (handshake) this.#refuse(handshake, new Refusal(400, error.message));
+      else socket.destroy();
     });
   }
 
   /** The server's `upgrade` listener. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const given = req.headers["x-request-id"];
-    const requestId =
-      typeof given === "string" && CLIENT_REQUEST_ID.test(given) ? given : randomUUID();
-    this.#handshakes.set(req, { requestId, startedAt: performance.now() });
-    requestContext.run({ requestId }, () => {
-      this.#authenticate(req).then(
+    const handshake: Handshake = {
+      socket,
+      method: req.method,
+      url: new URL(req.url ?? "/", "http://localhost"),
+      requestId: typeof given === "string" && CLIENT_REQUEST_ID.test(given) ? given : randomUUID(),
+      startedAt: performance.now(),
+    };
+    this.#handshakes.set(req, handshake);
+    requestContext.run({ requestId: handshake.requestId }, () => {
+      this.#authenticate(req, handshake.url).then(
         (session) => {
-          // The client gave up while its token was checked.
-          if (!socket.writable) {
-            socket.destroy();
-            this.#logRequest(req, 499);
-            return;
-          }
+          // ws drops the socket quietly if the client gave up meanwhile.
           this.#server.handleUpgrade(req, socket, head, (ws) => {
-            this.#accept(ws, req, session);
+            this.#accept(ws, handshake.requestId, session);
           });
         },
         (error: unknown) => {
-          this.#refuse(req, socket, error);
+          this.#refuse(handshake, error);
         },
       );
     });
@@ -128,9 +147,11 @@ export class WebSocketEndpoint {
     await this.deps.hub.closeAll(CloseCode.goingAway, "The server is shutting down");
   }
 
-  async #authenticate(req: IncomingMessage): Promise<{ userId: number; expiresAtMs: number }> {
+  async #authenticate(
+    req: IncomingMessage,
+    url: URL,
+  ): Promise<{ userId: number; expiresAtMs: number }> {
     const { config, tokens, users } = this.deps;
-    const url = new URL(req.url ?? "/", "http://localhost");
     if (url.pathname !== WEBSOCKET_PATH) throw new Refusal(404, `No route for ${url.pathname}`);
     if (this.#closing) throw new Refusal(503, "The server is shutting down, retry later");
     // Browsers send their page's origin: a page elsewhere must not ride on a user's token.
@@ -145,10 +166,11 @@ export class WebSocketEndpoint {
     const userId = await tokens.userIdFrom(token);
     if (!(await users.find(userId))) throw callerGone();
     // userIdFrom verified the signature and required `exp`.
-    return { userId, expiresAtMs: (decodeJwt(token).exp ?? 0) * 1000 };
+    const { exp } = decodeJwt(token) as { exp: number };
+    return { userId, expiresAtMs: exp * 1000 };
   }
 
-  #refuse(req: IncomingMessage, socket: Duplex, error: unknown): void {
+  #refuse(handshake: Handshake, error: unknown): void {
     let refusal: Refusal;
     if (error instanceof Refusal) refusal = error;
     else if (error instanceof UnauthenticatedError) refusal = new Refusal(401, error.message);
@@ -158,41 +180,26 @@ export class WebSocketEndpoint {
       this.deps.logger.error({ err: error }, "websocket handshake failed");
       refusal = new Refusal(500, "Internal error");
     }
-    if (socket.writable) {
-      writeProblem(socket, refusal.status, refusal.detail, this.#requestId(req));
-      this.#logRequest(req, refusal.status);
-    } else {
-      socket.destroy();
-      this.#logRequest(req, 499);
-    }
-  }
-
-  /** The contract's request line; the path without its query string (it may carry the token). */
-  #logRequest(req: IncomingMessage, status: number): void {
-    const startedAt = this.#handshakes.get(req)?.startedAt ?? performance.now();
+    writeProblem(handshake.socket, refusal.status, refusal.detail, handshake.requestId);
+    // The contract's request line; the path without its query string (it may carry the token).
     this.deps.logger.info(
       {
-        request_id: this.#requestId(req),
-        method: req.method,
-        path: (req.url ?? "/").split("?")[0],
-        status,
-        duration_ms: Math.round(performance.now() - startedAt),
+        request_id: handshake.requestId,
+        method: handshake.method,
+        path: handshake.url.pathname,
+        status: refusal.status,
+        duration_ms: Math.round(performance.now() - handshake.startedAt),
       },
       "request",
     );
   }
 
-  #requestId(req: IncomingMessage): string {
-    return this.#handshakes.get(req)?.requestId ?? randomUUID();
-  }
-
   #accept(
     ws: WebSocket,
-    req: IncomingMessage,
+    requestId: string,
     { userId, expiresAtMs }: { userId: number; expiresAtMs: number },
   ): void {
     const { hub, logger } = this.deps;
-    const requestId = this.#requestId(req);
     const connection = new Connection(ws, userId, requestId);
     hub.add(connection);
 
@@ -209,9 +216,10 @@ export class WebSocketEndpoint {
         this.#receive(connection, data, isBinary);
       });
     });
-    // ws closes the connection itself on a protocol error (1002, 1007, 1009 for a frame over
-    // maxPayload) and reports it here; without a listener the process would crash.
-    ws.on("error", (error) => {
+    // ws closes the connection itself on a protocol error and reports it here (without a
+    // listener the process would crash); its close code is the one the log line gives.
+    ws.on("error", (error: Error & { code?: string }) => {
+      connection.closedWith ??= PROTOCOL_ERROR_CLOSE_CODES[error.code ?? ""] ?? 1002;
       logger.debug({ err: error, request_id: requestId }, "websocket protocol error");
     });
     ws.on("close", (code) => {
@@ -240,10 +248,12 @@ export class WebSocketEndpoint {
     }
     let parsed: unknown;
     try {
-      // Text frames arrive as one Buffer (ws's default binaryType), already valid UTF-8.
-      parsed = JSON.parse((data as Buffer).toString("utf8"));
-    } catch {
-      error("The message is not valid JSON");
+      // The HTTP bodies' I-JSON rules (duplicate names, lone surrogates, depth); text frames
+      // arrive as one Buffer (ws's default binaryType).
+      parsed = parseIJson(data as Buffer);
+    } catch (problem) {
+      if (!(problem instanceof HttpProblem)) throw problem;
+      error(problem.detail.replace(/^The body/, "The message"));
       return;
     }
     const message = readClientMessage(parsed);

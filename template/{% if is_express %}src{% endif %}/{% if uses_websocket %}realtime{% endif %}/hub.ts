@@ -61,10 +61,6 @@ export class Hub {
   readonly #all = new Set<Connection>();
   readonly #byUser = new Map<number, Set<Connection>>();
 
-  get size(): number {
-    return this.#all.size;
-  }
-
   add(connection: Connection): void {
     this.#all.add(connection);
     const own = this.#byUser.get(connection.userId);
@@ -95,8 +91,8 @@ export class Hub {
     const closed = [...this.#all].map(
       (connection) =>
         new Promise<void>((resolve) => {
-          if (connection.socket.readyState === connection.socket.CLOSED) resolve();
-          else connection.socket.once("close", resolve);
+          // In the hub means not closed yet: the close listener removes it.
+          connection.socket.once("close", resolve);
           connection.close(code, reason);
         }),
     );
