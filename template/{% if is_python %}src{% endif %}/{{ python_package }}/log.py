@@ -31,9 +31,16 @@ class RequestIdFilter(logging.Filter):
 
 class WebSocketNoiseFilter(logging.Filter):
     """Drops uvicorn's lines about WebSocket handshakes: they print the query string, where a
-    client may carry its token, and the service logs each handshake itself without it."""
+    client may carry its token, and the service logs each handshake itself without it. Its
+    sans-io protocol also logs an error after every handshake refused with an HTTP response
+    (it never marks those complete); RequestContext logs the refusal instead."""
 
-    _NOISE = ('"WebSocket %s"', "connection open", "connection closed")
+    _NOISE = (
+        '"WebSocket %s"',
+        "connection open",
+        "connection closed",
+        "ASGI callable returned without completing handshake",
+    )
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not any(noise in str(record.msg) for noise in self._NOISE)

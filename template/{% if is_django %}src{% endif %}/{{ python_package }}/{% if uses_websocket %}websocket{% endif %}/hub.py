@@ -28,17 +28,24 @@ def current_hub() -> Hub | None:
 
 async def start_hub(hub: Hub | None = None) -> Hub:
     """Starts `hub` (by default the one the settings describe) as this process's hub."""
-    global _hub, _loop, _order  # noqa: PLW0603 - one hub per process
+    global _hub, _loop, _order  # one hub per process
     hub = hub or create_hub(get_settings())
     await hub.start()
     _hub, _loop, _order = hub, asyncio.get_running_loop(), asyncio.Lock()
     return hub
 
 
+async def close_connections() -> None:
+    """Shutdown begins: every connection closes with 1001 at once. The broker stays up while
+    HTTP drains, so the events of requests still in flight reach the other instances."""
+    if _hub is not None:
+        await _hub.close_connections()
+
+
 async def stop_hub() -> None:
     """Closes every connection with 1001, then the broker; once, however often it is called
     (on SIGTERM, then at the lifespan's shutdown)."""
-    global _hub  # noqa: PLW0603
+    global _hub
     hub, _hub = _hub, None
     if hub is not None:
         await hub.stop()
@@ -51,9 +58,7 @@ def publish_to_user(user_id: int, message: Message) -> None:
     if hub is None or loop is None:
         return  # no server in this process, so no connection either
     try:
-        loop.call_soon_threadsafe(
-            _spawn, hub, user_id, message, context=contextvars.copy_context()
-        )
+        loop.call_soon_threadsafe(_spawn, hub, user_id, message, context=contextvars.copy_context())
     except RuntimeError:  # the loop has closed: the server is gone
         logger.debug("websocket event after shutdown dropped")
 
