@@ -87,7 +87,13 @@ function writeProblem(socket: Duplex, status: number, detail: string, requestId:
  * what they send is answered here, broadcasts go through the broker to every instance.
  */
 export class WebSocketEndpoint {
-  readonly #server = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
+  readonly #server = new WebSocketServer({
+    noServer: true,
+    maxPayload: MAX_MESSAGE_BYTES,
+    // Off, as by default, and said so: compression is per connection, so a broadcast would be
+    // compressed once per client.
+    perMessageDeflate: false,
+  });
   /** Each pending handshake, for what ws reports about it by its request. */
   readonly #handshakes = new WeakMap<IncomingMessage, Handshake>();
   #closing = false;
