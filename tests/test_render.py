@@ -32,8 +32,9 @@ TRACES = {
     "pgbouncer": ("PgBouncer", "statement_cache_size"),
     "app-pool": ("DB_POOL_SIZE", "pool_pre_ping", "pool_size"),
     # Not the word WebSocket: every Python service drops uvicorn's lines about upgrade requests.
-    "websocket": ("/ws", "task.created", "broadcast"),
-    "redis": ("redis", "Redis", "REDIS_"),
+    "websocket": ("/ws", "broadcast"),
+    # Not the word redis: a memory-broker README says how to switch to it.
+    "redis": ("REDIS_", "ioredis", "redis.asyncio", '"redis>='),
 }
 
 
