@@ -144,6 +144,35 @@ describe("TaskService", () => {
   });
 });
 
+describe("TaskService events", () => {
+  it("announces each change, whoever calls the service, once it is done", async () => {
+    const events = new TaskEvents();
+    const announced = new TaskService(db, events);
+    const seen: string[] = [];
+    events.on("event", ({ type, task }) => seen.push(`${type} ${task.title}`));
+    const { id: ownerId } = await newUser();
+
+    const task = await announced.create(ownerId, { title: "one", description: null });
+    // In the background: not before the caller has carried on.
+    expect(seen).toEqual([]);
+    await announced.update(ownerId, task.id, { title: "two" });
+    await announced.update(ownerId, task.id, {});
+    await announced.createOnce(ownerId, "key-1", { title: "three", description: null }, () => 1);
+    await announced.createOnce(ownerId, "key-1", { title: "three", description: null }, () => 1);
+    await announced.delete(ownerId, task.id);
+    await expect(announced.delete(ownerId, task.id)).rejects.toThrow(NotFoundError);
+    await new Promise((resolve) => setImmediate(resolve));
+
+    expect(seen).toEqual([
+      "task.created one",
+      "task.updated two",
+      "task.updated two",
+      "task.created three",
+      "task.deleted two",
+    ]);
+  });
+});
+
 describe("TaskEvents", () => {
   it("reports a listener that throws as an error event", () => {
     const events = new TaskEvents();

@@ -4,7 +4,6 @@ import { authenticate, callerId } from "../middleware/authenticate.js";
 import { acceptsJson } from "../middleware/body.js";
 import { invalidFields } from "../problems.js";
 import {
-  changesSomething,
   IdempotencyKey,
   Task,
   TaskCreate,
@@ -14,7 +13,7 @@ import {
   TaskUpdate,
 } from "../schemas.js";
 import type { Tokens } from "../security/tokens.js";
-import type { TaskEvents, TaskService } from "../services/tasks.js";
+import type { TaskService } from "../services/tasks.js";
 import { parse } from "../validation.js";
 import { DocumentedRouter } from "./documented-router.js";
 
@@ -34,12 +33,8 @@ function idempotencyKey(req: Request): string | undefined {
   ]);
 }
 
-export function tasksRouter(deps: {
-  tasks: TaskService;
-  events: TaskEvents;
-  tokens: Tokens;
-}): DocumentedRouter {
-  const { tasks, events, tokens } = deps;
+export function tasksRouter(deps: { tasks: TaskService; tokens: Tokens }): DocumentedRouter {
+  const { tasks, tokens } = deps;
   const routes = new DocumentedRouter("tasks");
   const caller = authenticate(tokens);
 
@@ -72,7 +67,6 @@ export function tasksRouter(deps: {
           if (key === undefined) {
             const task = await tasks.create(callerId(res), input);
             res.status(201).location(`${req.baseUrl}/${task.id}`).json(task);
-            events.publish("task.created", task); // the response is written: this never delays it
             return;
           }
           const { recorded, replayed } = await tasks.createOnce(
@@ -83,7 +77,6 @@ export function tasksRouter(deps: {
           );
           if (replayed) res.set("Idempotent-Replayed", "true");
           res.status(recorded.status).location(recorded.location).json(recorded.body);
-          if (!replayed) events.publish("task.created", recorded.body);
         },
       ],
     },
@@ -114,10 +107,7 @@ export function tasksRouter(deps: {
         acceptsJson,
         async (req, res) => {
           const { taskId } = parse(TaskParams, req.params);
-          const changes = parse(TaskUpdate, req.body);
-          const task = await tasks.update(callerId(res), taskId, changes);
-          res.json(task);
-          if (changesSomething(changes)) events.publish("task.updated", task);
+          res.json(await tasks.update(callerId(res), taskId, parse(TaskUpdate, req.body)));
         },
       ],
     },
@@ -130,9 +120,8 @@ export function tasksRouter(deps: {
         caller,
         async (req, res) => {
           const { taskId } = parse(TaskParams, req.params);
-          const task = await tasks.delete(callerId(res), taskId);
+          await tasks.delete(callerId(res), taskId);
           res.status(204).end();
-          events.publish("task.deleted", task);
         },
       ],
     },

@@ -31,10 +31,11 @@ export interface TaskEvent {
 }
 
 /**
- * Task changes, for work that follows them (logging, WebSocket pushes). Routes publish once
- * their response is written to the socket, so listeners never delay it; they run in the
- * request's context (its id in their log lines). A listener that throws is reported as an
- * "error" event; the request it follows is already answered.
+ * Task changes, for work that follows them (logging, pushes to clients). The task service
+ * publishes each change once its transaction has committed, whoever asked for it, on the next
+ * tick: its caller has carried on by then (a route has written its response, so listeners never
+ * delay it), and listeners run in the caller's context (the request's id in their log lines). A
+ * listener that throws is reported as an "error" event; the change it follows is done.
  */
 export class TaskEvents extends EventEmitter<{ event: [TaskEvent]; error: [unknown] }> {
   publish(type: TaskEvent["type"], task: Task): void {
@@ -82,15 +83,21 @@ async function insertTask(db: Database, ownerId: number, input: TaskCreate): Pro
  * whether the user is still there.
  */
 export class TaskService {
-  constructor(private readonly db: Database) {}
+  constructor(
+    private readonly db: Database,
+    private readonly events?: TaskEvents,
+  ) {}
 
   async create(ownerId: number, input: TaskCreate): Promise<Task> {
+    let task: Task;
     try {
-      return await this.db.transaction().execute((trx) => insertTask(trx, ownerId, input));
+      task = await this.db.transaction().execute((trx) => insertTask(trx, ownerId, input));
     } catch (error) {
       if (isForeignKeyViolation(error)) throw callerGone();
       throw error;
     }
+    this.announce("task.created", task);
+    return task;
   }
 
   /**
@@ -110,7 +117,7 @@ export class TaskService {
       .digest("hex");
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.db.transaction().execute(async (trx) => {
+        const { created, ...outcome } = await this.db.transaction().execute(async (trx) => {
           const stored = await trx
             .selectFrom("idempotency_keys")
             .select(["request_hash", "response", "created_at"])
@@ -121,7 +128,11 @@ export class TaskService {
             stored && Date.parse(toIso(stored.created_at)) < Date.now() - IDEMPOTENCY_TTL_MS;
           if (stored && !expired) {
             if (stored.request_hash !== requestHash) throw new IdempotencyKeyReusedError();
-            return { recorded: JSON.parse(stored.response) as Recorded, replayed: true };
+            return {
+              recorded: JSON.parse(stored.response) as Recorded,
+              replayed: true,
+              created: undefined,
+            };
           }
           if (stored) {
             await trx
@@ -142,8 +153,10 @@ export class TaskService {
               created_at: timestamp(trx, new Date()),
             })
             .execute();
-          return { recorded, replayed: false };
+          return { recorded, replayed: false, created: task };
         });
+        if (created) this.announce("task.created", created);
+        return outcome;
       } catch (error) {
         if (isForeignKeyViolation(error)) throw callerGone();
         // Another request with this key committed first: read what it stored, and replay it.
@@ -175,8 +188,36 @@ export class TaskService {
     return { items: rows.map(toTask), total: Number(total), limit, offset };
   }
 
+  /** An update that changes nothing (`{}`) leaves the task as it is, and is announced too. */
   async update(ownerId: number, id: number, changes: TaskUpdate): Promise<Task> {
-    if (!changesSomething(changes)) return this.get(ownerId, id);
+    const task = changesSomething(changes)
+      ? await this.write(ownerId, id, changes)
+      : await this.get(ownerId, id);
+    this.announce("task.updated", task);
+    return task;
+  }
+
+  /** The task as it was before it was deleted. */
+  async delete(ownerId: number, id: number): Promise<Task> {
+    const task = await this.db.transaction().execute(async (trx) => {
+      const found = await this.find(trx, ownerId, id);
+      await trx.deleteFrom("tasks").where("id", "=", id).where("owner_id", "=", ownerId).execute();
+      return found;
+    });
+    this.announce("task.deleted", task);
+    return task;
+  }
+
+  /** A committed change, to the listeners: on the next tick, once the caller has carried on. */
+  private announce(type: TaskEvent["type"], task: Task): void {
+    const { events } = this;
+    if (!events) return;
+    process.nextTick(() => {
+      events.publish(type, task);
+    });
+  }
+
+  private async write(ownerId: number, id: number, changes: TaskUpdate): Promise<Task> {
     const { title, description, status } = changes;
     return this.db.transaction().execute(async (trx) => {
       // Kysely leaves out the fields that are undefined.
@@ -188,15 +229,6 @@ export class TaskService {
         .executeTakeFirst();
       if (numUpdatedRows === 0n) throw await this.notFound(trx, ownerId, id);
       return this.find(trx, ownerId, id);
-    });
-  }
-
-  /** The task as it was before it was deleted. */
-  async delete(ownerId: number, id: number): Promise<Task> {
-    return this.db.transaction().execute(async (trx) => {
-      const task = await this.find(trx, ownerId, id);
-      await trx.deleteFrom("tasks").where("id", "=", id).where("owner_id", "=", ownerId).execute();
-      return task;
     });
   }
 

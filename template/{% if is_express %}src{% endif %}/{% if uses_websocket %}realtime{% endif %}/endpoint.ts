@@ -131,11 +131,28 @@ export class WebSocketEndpoint {
       requestId: typeof given === "string" && CLIENT_REQUEST_ID.test(given) ? given : randomUUID(),
       startedAt: performance.now(),
     };
+    // Node took its own error listener off the socket before the upgrade, and ws adds one in
+    // handleUpgrade only: until then a client's reset (or an EPIPE writing a refusal) would be
+    // an unhandled error, which ends the process.
+    const onSocketError = (error: Error) => {
+      this.deps.logger.debug(
+        { err: error, request_id: handshake.requestId },
+        "websocket handshake socket error",
+      );
+    };
+    socket.on("error", onSocketError);
     this.#handshakes.set(req, handshake);
     requestContext.run({ requestId: handshake.requestId }, () => {
       this.#authenticate(req, handshake.url).then(
         (session) => {
-          // ws drops the socket quietly if the client gave up meanwhile.
+          // The client gave up while the database answered: nothing to upgrade, nobody to tell.
+          if (socket.destroyed) return;
+          // Shutdown began meanwhile: its closeAll would not see this connection.
+          if (this.#closing) {
+            this.#refuse(handshake, new Refusal(503, "The server is shutting down, retry later"));
+            return;
+          }
+          socket.removeListener("error", onSocketError);
           this.#server.handleUpgrade(req, socket, head, (ws) => {
             this.#accept(ws, handshake.requestId, session);
           });
@@ -208,6 +225,8 @@ export class WebSocketEndpoint {
     const { hub, logger } = this.deps;
     const connection = new Connection(ws, userId, requestId);
     hub.add(connection);
+    // Accepted as shutdown began: closeAll has its connections already, this one goes now.
+    if (this.#closing) connection.close(CloseCode.goingAway, "The server is shutting down");
 
     let expiry: NodeJS.Timeout;
     const expireAt = () => {
@@ -223,9 +242,10 @@ export class WebSocketEndpoint {
       });
     });
     // ws closes the connection itself on a protocol error and reports it here (without a
-    // listener the process would crash); its close code is the one the log line gives.
+    // listener the process would crash); its close code is the one the log line gives, and a
+    // peer that does not answer that close is cut as after ours.
     ws.on("error", (error: Error & { code?: string }) => {
-      connection.closedWith ??= PROTOCOL_ERROR_CLOSE_CODES[error.code ?? ""] ?? 1002;
+      connection.closing(PROTOCOL_ERROR_CLOSE_CODES[error.code ?? ""] ?? 1002);
       logger.debug({ err: error, request_id: requestId }, "websocket protocol error");
     });
     ws.on("close", (code) => {

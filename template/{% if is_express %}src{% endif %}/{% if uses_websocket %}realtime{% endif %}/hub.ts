@@ -42,8 +42,18 @@ export class Connection {
   /** Starts the close handshake; a peer that does not finish it (it stopped reading) is cut. */
   close(code: number, reason: string): void {
     if (this.closedWith !== undefined) return;
-    this.closedWith = code;
+    this.closing(code);
     this.socket.close(code, reason);
+  }
+
+  /**
+   * This side is closing with `code`: ours, or ws's own close on a protocol error (1009, 1007,
+   * 1002). A peer that does not answer the close frame within CLOSE_TIMEOUT_MS is cut, rather
+   * than held for ws's 30 s.
+   */
+  closing(code: number): void {
+    if (this.closedWith !== undefined) return;
+    this.closedWith = code;
     const cut = setTimeout(() => {
       this.socket.terminate();
     }, CLOSE_TIMEOUT_MS);
