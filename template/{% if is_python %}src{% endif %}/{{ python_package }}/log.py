@@ -43,7 +43,12 @@ class WebSocketNoiseFilter(logging.Filter):
     )
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not any(noise in str(record.msg) for noise in self._NOISE)
+        message = str(record.msg)
+        # At debug, websockets traces each handshake line by line ("< GET /ws?token=...",
+        # "< Authorization: Bearer ..."), through the logger uvicorn hands it.
+        return not message.startswith(("< ", "> ")) and not any(
+            noise in message for noise in self._NOISE
+        )
 
 
 def _extra_fields(record: logging.LogRecord) -> dict[str, Any]:

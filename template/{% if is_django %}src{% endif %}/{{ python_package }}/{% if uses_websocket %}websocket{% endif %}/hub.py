@@ -15,10 +15,6 @@ logger = logging.getLogger(__name__)
 
 _hub: Hub | None = None
 _loop: asyncio.AbstractEventLoop | None = None
-# Publishes one after another, in the order they were made: a task's created, updated and
-# deleted events never overtake one another on the way to the broker.
-_order: asyncio.Lock | None = None
-_in_flight: set[asyncio.Task[None]] = set()
 
 
 def current_hub() -> Hub | None:
@@ -28,10 +24,10 @@ def current_hub() -> Hub | None:
 
 async def start_hub(hub: Hub | None = None) -> Hub:
     """Starts `hub` (by default the one the settings describe) as this process's hub."""
-    global _hub, _loop, _order  # one hub per process
+    global _hub, _loop  # one hub per process
     hub = hub or create_hub(get_settings())
     await hub.start()
-    _hub, _loop, _order = hub, asyncio.get_running_loop(), asyncio.Lock()
+    _hub, _loop = hub, asyncio.get_running_loop()
     return hub
 
 
@@ -52,32 +48,19 @@ async def stop_hub() -> None:
 
 
 def publish_to_user(user_id: int, message: Message) -> None:
-    """Hands `message` for `user_id`'s connections to the hub's loop, from any thread, and
-    returns at once: the caller never waits for the broker, nor fails with it."""
+    """Hands `message` for `user_id`'s connections to the hub, from any thread, and returns at
+    once: the hub publishes events in order, and the caller never waits for the broker, nor
+    fails with it."""
     hub, loop = _hub, _loop
     if hub is None or loop is None:
         return  # no server in this process, so no connection either
     try:
-        loop.call_soon_threadsafe(_spawn, hub, user_id, message, context=contextvars.copy_context())
+        # In the caller's context: the hub publishes under its request id.
+        loop.call_soon_threadsafe(
+            hub.announce, user_id, message, context=contextvars.copy_context()
+        )
     except RuntimeError:  # the loop has closed: the server is gone
         logger.debug("websocket event after shutdown dropped")
-
-
-def _spawn(hub: Hub, user_id: int, message: Message) -> None:
-    job = asyncio.create_task(_publish(hub, user_id, message))
-    _in_flight.add(job)
-    job.add_done_callback(_in_flight.discard)
-
-
-async def _publish(hub: Hub, user_id: int, message: Message) -> None:
-    try:
-        if _order is None:
-            await hub.send_to_user(user_id, message)
-            return
-        async with _order:
-            await hub.send_to_user(user_id, message)
-    except Exception:
-        logger.exception("websocket event failed")
 
 
 Scope = MutableMapping[str, Any]

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from .. import strict_json
+from ..log import request_id_var
 
 # RFC 6455 close codes the service sends.
 CLOSE_GOING_AWAY = 1001  # shutdown
@@ -20,6 +21,11 @@ MAX_MESSAGE_BYTES = 64 * 1024  # the server closes with 1009 above it
 SEND_QUEUE_SIZE = 256
 # A close handshake the client does not answer is not waited for longer.
 CLOSE_TIMEOUT_S = 1.0
+# Events waiting for the broker, at most: a broker this far behind (Redis hung) drops the
+# newest rather than hold them without bound and deliver them minutes late.
+EVENT_BACKLOG = 1024
+# At shutdown, events still waiting get this long to reach the broker.
+EVENT_FLUSH_S = 2.0
 
 Message = dict[str, Any]
 # Whom a message is for: None for every connection, else a user id.
@@ -82,9 +88,12 @@ def origin_allowed(origin: str | None, allowed: tuple[str, ...]) -> bool:
 class Connection:
     """One accepted WebSocket: its user, its send queue and the task that drains it."""
 
-    def __init__(self, socket: Socket, user_id: int) -> None:
+    def __init__(
+        self, socket: Socket, user_id: int, on_closed: Callable[["Connection"], None]
+    ) -> None:
         self.socket = socket
         self.user_id = user_id
+        self._on_closed = on_closed
         self.close_code: int | None = None  # set once the service closes it
         self.opened = time.perf_counter()
         self._outbox: asyncio.Queue[str] = asyncio.Queue(SEND_QUEUE_SIZE)
@@ -141,9 +150,11 @@ class Connection:
                 await self.socket.send_text(await self._outbox.get())
 
     async def _close(self, code: int) -> None:
-        # A client that stopped reading never answers the close: the server drops it later.
+        # A client that stopped reading never answers the close: the server drops it later,
+        # and it leaves the hub now, whether its server reports it gone or not.
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.socket.close(code), CLOSE_TIMEOUT_S)
+        self._on_closed(self)
 
 
 class Hub:
@@ -153,9 +164,13 @@ class Hub:
         self.broker = broker
         self._connections: dict[int, set[Connection]] = {}
         self._going_away = False
+        # (user id, message, request id): published in order by one task.
+        self._events: asyncio.Queue[tuple[int, Message, str | None]] = asyncio.Queue(EVENT_BACKLOG)
+        self._publisher: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self.broker.start(self._deliver)
+        self._publisher = asyncio.create_task(self._publish_events())
 
     async def close_connections(self) -> None:
         """Shutdown begins: every connection closes with 1001, and so does any accepted from
@@ -167,8 +182,13 @@ class Hub:
         await asyncio.gather(*(connection.closed() for connection in connections))
 
     async def stop(self) -> None:
-        """Shutdown: every connection closes with 1001, then the broker stops."""
+        """Shutdown: every connection closes with 1001, the events still waiting get
+        EVENT_FLUSH_S to reach the broker, then the broker stops."""
         await self.close_connections()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._events.join(), EVENT_FLUSH_S)
+        if self._publisher is not None:
+            self._publisher.cancel()
         await self.broker.stop()
 
     async def ready(self) -> bool:
@@ -179,7 +199,7 @@ class Hub:
         return sum(map(len, self._connections.values()))
 
     def connect(self, socket: Socket, user_id: int, expires_at: float) -> Connection:
-        connection = Connection(socket, user_id)
+        connection = Connection(socket, user_id, self._closed_by_service)
         connection.expire_at(expires_at)
         self._connections.setdefault(user_id, set()).add(connection)
         if self._going_away:  # accepted while shutting down
@@ -187,9 +207,12 @@ class Hub:
         return connection
 
     def disconnect(self, connection: Connection, code: int) -> None:
-        """The connection ended with `code` (the service's, or the client's): log it once."""
+        """The connection ended with `code` (the service's, or the client's): it leaves the
+        hub and is logged, once."""
         connection.forget()
         group = self._connections.get(connection.user_id, set())
+        if connection not in group:
+            return  # already gone: the service closed it
         group.discard(connection)
         if not group:
             self._connections.pop(connection.user_id, None)
@@ -226,13 +249,34 @@ class Hub:
         else:
             connection.send(_error('the message needs a "type": "ping" or "broadcast"'))
 
-    async def send_to_user(self, user_id: int, message: Message) -> None:
-        """A message for every connection of one user, on every instance; dropped with a
-        warning when the broker is unavailable (the caller's work has already succeeded)."""
+    def announce(self, user_id: int, message: Message) -> None:
+        """An event for every connection of one user, on every instance, from the code that
+        made it: queued without waiting, published in order, under the caller's request id.
+        The caller's work has succeeded whatever happens to it: dropped with a warning when
+        the broker is unavailable or EVENT_BACKLOG behind."""
         try:
-            await self.broker.publish(user_id, message)
-        except BrokerUnavailableError:
-            logger.warning("websocket event dropped", extra={"event": message.get("type")})
+            self._events.put_nowait((user_id, message, request_id_var.get()))
+        except asyncio.QueueFull:
+            logger.warning(
+                "websocket event dropped: backlog full", extra={"event": message["type"]}
+            )
+
+    async def _publish_events(self) -> None:
+        while True:
+            user_id, message, request_id = await self._events.get()
+            token = request_id_var.set(request_id)
+            try:
+                await self.broker.publish(user_id, message)
+            except BrokerUnavailableError:
+                logger.warning("websocket event dropped", extra={"event": message["type"]})
+            except Exception:  # a bug here must not end every later event's delivery
+                logger.exception("websocket event failed")
+            finally:
+                request_id_var.reset(token)
+                self._events.task_done()
+
+    def _closed_by_service(self, connection: Connection) -> None:
+        self.disconnect(connection, connection.close_code or CLOSE_GOING_AWAY)
 
     def _deliver(self, to: int | None, message: Message) -> None:
         """From the broker: serialise once, queue on every connection concerned, close those
