@@ -44,7 +44,7 @@ class WebSocketNoiseFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = str(record.msg)
-        # At debug, websockets traces each handshake line by line ("< GET /ws?token=...",
+        # At debug, websockets traces each handshake line by line ("< GET /path?token=...",
         # "< Authorization: Bearer ..."), through the logger uvicorn hands it.
         return not message.startswith(("< ", "> ")) and not any(
             noise in message for noise in self._NOISE
