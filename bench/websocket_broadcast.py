@@ -105,7 +105,7 @@ def main() -> None:
     parser.add_argument("--broker", choices=("memory", "redis"), default="memory")
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=20, help="broadcasts, one at a time")
-    parser.add_argument("--processes", type=int, default=2, help="client processes")
+    parser.add_argument("--processes", type=int, default=4, help="client processes")
     parser.add_argument("--pause", type=float, default=0.5, help="seconds between broadcasts")
     parser.add_argument("--project", type=Path, help="an installed project to use instead")
     args = parser.parse_args()
