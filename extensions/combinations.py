@@ -55,7 +55,8 @@ PYTHON_FRAMEWORKS = ("fastapi", "django")
 DATABASES = choices("database")
 POOLINGS = choices("pooling")
 BROKERS = choices("websocket_broker")
-# What the HTTP side of a service depends on: WebSocket adds an endpoint and changes no other.
+# What the HTTP side of a service depends on: WebSocket and gRPC add listeners and change
+# nothing else.
 HTTP_QUESTIONS = ("framework", "database", "pooling")
 # How READMEs name each database.
 DATABASE_LABELS = {"sqlite": "SQLite", "postgresql": "PostgreSQL", "mysql": "MySQL / MariaDB"}
@@ -95,7 +96,7 @@ MIGRATION_DOES = {
 }
 
 
-def make_verbs(framework: str) -> tuple[MakeVerb, ...]:
+def make_verbs(framework: str, grpc: bool = False) -> tuple[MakeVerb, ...]:
     """The contract's verbs, in the order `make help` lists them."""
     lint = "runs the linter, the formatter check and the type checker, all strict"
     migrate = "applies pending migrations, creating the database if it is missing"
@@ -103,9 +104,16 @@ def make_verbs(framework: str) -> tuple[MakeVerb, ...]:
         lint += ", then Django's migration and deployment checks"
     if framework == "express":
         migrate = f"builds with tsc, then {migrate}"
+    if grpc:
+        lint = f"lints proto/, then {lint}"
+    install = MakeVerb("install", "creates the environment from nothing")
+    if grpc:
+        install = install._replace(does=f"{install.does}, gRPC stubs included")
+    proto = (MakeVerb("proto", "generates the typed gRPC stubs from proto/"),) if grpc else ()
     return (
         MakeVerb("help", "lists these verbs"),
-        MakeVerb("install", "creates the environment from nothing"),
+        install,
+        *proto,
         MakeVerb(
             "dev", "applies pending migrations, then serves with auto-reload and readable logs"
         ),
@@ -145,6 +153,9 @@ ENVIRONMENT = (
         "development, test or production; production refuses to start with the default JWT secret.",
     ),
     SettingGroup((Setting("HOST", "127.0.0.1"), Setting("PORT", "8000")), "HTTP listener."),
+    SettingGroup(
+        (Setting("GRPC_PORT", "50051"),), "gRPC listener, on HOST too.", when="uses_grpc"
+    ),
     # Explained for the chosen database by environment().
     SettingGroup((Setting("DATABASE_URL", DATABASE_URL_FORMS["sqlite"]),), "", starts_section=True),
     SettingGroup(
@@ -219,6 +230,10 @@ class Combination(namedtuple("Answers", list(QUESTIONS))):
             else:
                 off.append(name)
         return "-".join(parts)
+
+    @property
+    def grpc_enabled(self) -> bool:
+        return _is_yes(self.grpc)
 
     @property
     def broker(self) -> str | None:
@@ -356,6 +371,8 @@ def derived_names(answers: dict[str, Any]) -> dict[str, Any]:
     database: str = answers["database"]
     pooling: str = answers["pooling"] if database != "sqlite" else POOLING_FOR_EMBEDDED
     websocket = _is_yes(str(answers.get("websocket", False)))
+    grpc = _is_yes(str(answers.get("grpc", False)))
+    redis = websocket and answers.get("websocket_broker") == "redis"
     names = {
         "python_package": re.sub(r"[^a-z0-9]+", "_", slug.lower()).strip("_"),
         "node_package": slug,
@@ -373,11 +390,15 @@ def derived_names(answers: dict[str, Any]) -> dict[str, Any]:
         "uses_fresh_connections": database != "sqlite" and pooling == "none",
         "default_database_url": default_database_url(database, slug),
         "database_url_form": DATABASE_URL_FORMS[database],
-        "make_verbs": {verb.name: verb for verb in make_verbs(framework)},
+        "make_verbs": {verb.name: verb for verb in make_verbs(framework, grpc)},
         # A broker answer given with websocket off is still in the answers: test these.
         "uses_websocket": websocket,
-        "uses_memory_broker": websocket and answers.get("websocket_broker") == "memory",
-        "uses_redis": websocket and answers.get("websocket_broker") == "redis",
+        "uses_grpc": grpc,
+        # Task events and the hub that carries them: WebSocket clients and gRPC watchers.
+        # Without WebSocket there is no broker question: events stay in the process.
+        "uses_events": websocket or grpc,
+        "uses_memory_broker": (websocket or grpc) and not redis,
+        "uses_redis": redis,
     }
     names["environment"] = environment(names, database)
     return names
@@ -396,7 +417,7 @@ class DerivedNames(ContextHook):
     """Adds the derived names and a fresh JWT secret (it only ever lands in `.env`)."""
 
     def hook(self, context: dict[str, Any]) -> None:
-        if not {"project_slug", "framework", "database", "pooling", "websocket"} <= context.keys():
+        if not {"project_slug", "framework", "database", "pooling", "websocket", "grpc"} <= context.keys():
             return  # still asking the questions
         context.update(derived_names(context))
         context["jwt_secret"] = secrets.token_urlsafe(48)
