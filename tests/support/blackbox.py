@@ -63,7 +63,15 @@ class Service:
         self.command = ["make", command]
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self.env = {**env, "HOST": "127.0.0.1", "PORT": str(self.port)}
+        # Read by services with gRPC only; the others ignore it.
+        self.grpc_port = free_port()
+        self.grpc_target = f"127.0.0.1:{self.grpc_port}"
+        self.env = {
+            **env,
+            "HOST": "127.0.0.1",
+            "PORT": str(self.port),
+            "GRPC_PORT": str(self.grpc_port),
+        }
         self.log_path = project / "var" / f"{name}.log"
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.process: subprocess.Popen[bytes] | None = None

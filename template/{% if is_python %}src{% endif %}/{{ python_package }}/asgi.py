@@ -249,29 +249,43 @@ class RequestContext:
         )
 
 
-class RateLimit:
-    """Fixed one-minute windows per client address on `/api/`; 429 with Retry-After past the
-    limit. In-process counts: behind several instances, divide the limit or use the proxy's."""
+class RateLimiter:
+    """Fixed one-minute windows per client address. In-process counts: behind several
+    instances, divide the limit or use the proxy's. Shared by every entry point that counts
+    against the same budget."""
 
-    def __init__(self, app: ASGIApp, *, per_minute: int) -> None:
-        self.app = app
+    def __init__(self, per_minute: int) -> None:
         self.per_minute = per_minute
         self._window = 0
         self._counts: dict[str, int] = {}
+
+    def retry_after(self, client: str) -> int | None:
+        """Counts a request; None while within the limit, else the seconds to wait."""
+        now = time.monotonic()
+        window = int(now // 60)
+        if window != self._window:  # every count belongs to the old window: start afresh
+            self._window, self._counts = window, {}
+        self._counts[client] = count = self._counts.get(client, 0) + 1
+        if count > self.per_minute:
+            return max(1, math.ceil((window + 1) * 60 - now))
+        return None
+
+
+class RateLimit:
+    """The limiter on `/api/`: 429 with Retry-After past the limit."""
+
+    def __init__(self, app: ASGIApp, *, limiter: RateLimiter) -> None:
+        self.app = app
+        self.limiter = limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith("/api/"):
             await self.app(scope, receive, send)
             return
-        now = time.monotonic()
-        window = int(now // 60)
-        if window != self._window:  # every count belongs to the old window: start afresh
-            self._window, self._counts = window, {}
         client = scope["client"][0] if scope.get("client") else "unknown"
-        self._counts[client] = count = self._counts.get(client, 0) + 1
-        if count > self.per_minute:
-            retry_after = max(1, math.ceil((window + 1) * 60 - now))
-            detail = f"Rate limit of {self.per_minute} requests per minute exceeded"
+        retry_after = self.limiter.retry_after(client)
+        if retry_after is not None:
+            detail = f"Rate limit of {self.limiter.per_minute} requests per minute exceeded"
             await send_problem(send, 429, detail, [(b"retry-after", str(retry_after).encode())])
             return
         await self.app(scope, receive, send)
