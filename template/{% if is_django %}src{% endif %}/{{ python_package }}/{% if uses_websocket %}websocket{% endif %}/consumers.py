@@ -7,7 +7,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from ..realtime import CLOSE_GOING_AWAY, Connection, Hub
 from .auth import EXPIRES_AT_SCOPE_KEY, USER_ID_SCOPE_KEY
-from .hub import current_hub
+from ..core.hub import current_hub
 
 
 class _Socket:

@@ -5,7 +5,7 @@ from django.urls import path, re_path
 
 from .auth import TokenAuthMiddleware, refuse
 from .consumers import HubConsumer
-from .hub import Receive, Scope, Send
+from ..core.lifespan import Receive, Scope, Send
 
 
 async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
