@@ -9,13 +9,17 @@ declare module "express-serve-static-core" {
   }
 }
 
+/** The token of an `Authorization: Bearer <token>` value; undefined for anything else. */
+export function bearerToken(authorization: string | undefined): string | undefined {
+  const [scheme, token, ...rest] = (authorization ?? "").split(" ");
+  return scheme?.toLowerCase() === "bearer" && token && rest.length === 0 ? token : undefined;
+}
+
 /** Requires `Authorization: Bearer <token>`; the caller's id comes from the signed token. */
 export function authenticate(tokens: Tokens): RequestHandler {
   return async (req, res, next) => {
-    const [scheme, token, ...rest] = (req.get("authorization") ?? "").split(" ");
-    if (scheme?.toLowerCase() !== "bearer" || !token || rest.length > 0) {
-      throw unauthorized("Missing bearer token");
-    }
+    const token = bearerToken(req.get("authorization"));
+    if (token === undefined) throw unauthorized("Missing bearer token");
     res.locals.userId = await tokens.userIdFrom(token);
     next();
   };

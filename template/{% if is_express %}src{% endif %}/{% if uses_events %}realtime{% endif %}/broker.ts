@@ -1,4 +1,4 @@
-import type { Envelope } from "./protocol.js";
+import type { Envelope } from "./hub.js";
 
 /** Carries messages to the hub of every instance, this one included. */
 export interface Broker {

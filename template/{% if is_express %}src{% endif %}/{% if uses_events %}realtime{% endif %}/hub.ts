@@ -1,111 +1,70 @@
-import type { WebSocket } from "ws";
-
-import type { Envelope } from "./protocol.js";
-import { CloseCode } from "./protocol.js";
-
-/** Messages handed to a connection's socket and not yet written out, at most. */
+/** Messages handed to a subscriber and not yet written out, at most: past that it is dropped. */
 export const MAX_QUEUED_MESSAGES = 256;
-/** How long a closing peer has to answer our close frame before its socket is destroyed. */
-export const CLOSE_TIMEOUT_MS = 1000;
 
-/** One accepted WebSocket: its user, and a send queue that cannot grow without bound. */
-export class Connection {
-  readonly openedAt = performance.now();
-  /** The code this side closed with, if it did (the log line's `close_code`). */
-  closedWith: number | undefined;
-  #queued = 0;
+/** What the hub carries: a JSON object with a type, which each subscriber takes or leaves. */
+export interface Message {
+  readonly type: string;
+  readonly [member: string]: unknown;
+}
 
-  constructor(
-    readonly socket: WebSocket,
-    readonly userId: number,
-    readonly requestId: string,
-  ) {}
+/** A message on its way to every subscriber (`to: null`) or to one user's subscribers. */
+export interface Envelope<Carried extends Message = Message> {
+  to: number | null;
+  message: Carried;
+}
 
-  /**
-   * Queues `text` without waiting for the client: ws writes it as the socket drains, and its
-   * callback says when it left. False, and the connection closed with 1013, when the queue is
-   * full: the client stopped reading.
-   */
-  send(text: string): boolean {
-    if (this.closedWith !== undefined) return false;
-    if (this.#queued >= MAX_QUEUED_MESSAGES) {
-      this.close(CloseCode.tryAgainLater, "Messages were not read in time");
-      return false;
-    }
-    this.#queued++;
-    this.socket.send(text, () => {
-      this.#queued--;
-    });
-    return true;
-  }
+/** One message on its way out, its JSON made once for every subscriber that sends text. */
+export class Delivery {
+  #text: string | undefined;
 
-  /** Starts the close handshake; a peer that does not finish it (it stopped reading) is cut. */
-  close(code: number, reason: string): void {
-    if (this.closedWith !== undefined) return;
-    this.closing(code);
-    this.socket.close(code, reason);
-  }
+  constructor(readonly message: Message) {}
 
-  /**
-   * This side is closing with `code`: ours, or ws's own close on a protocol error (1009, 1007,
-   * 1002). A peer that does not answer the close frame within CLOSE_TIMEOUT_MS is cut, rather
-   * than held for ws's 30 s.
-   */
-  closing(code: number): void {
-    if (this.closedWith !== undefined) return;
-    this.closedWith = code;
-    const cut = setTimeout(() => {
-      this.socket.terminate();
-    }, CLOSE_TIMEOUT_MS);
-    this.socket.once("close", () => {
-      clearTimeout(cut);
-    });
+  get text(): string {
+    this.#text ??= JSON.stringify(this.message);
+    return this.#text;
   }
 }
 
+/** One of a user's open channels to this process, which takes the messages meant for them. */
+export interface Subscriber {
+  readonly userId: number;
+  /**
+   * Takes a message without waiting for the client; false when it cannot (it is closing, or
+   * too far behind), and the hub lets it go.
+   */
+  receive(delivery: Delivery): boolean;
+}
+
 /**
- * This process's connections, by user. Fan-out serialises a message once and never waits for a
- * client: each connection's queue absorbs it or the connection is dropped.
+ * This process's subscribers, by user. Fan-out never waits for a client: each subscriber's
+ * queue absorbs a message or the subscriber is dropped.
  */
 export class Hub {
-  readonly #all = new Set<Connection>();
-  readonly #byUser = new Map<number, Set<Connection>>();
+  readonly #all = new Set<Subscriber>();
+  readonly #byUser = new Map<number, Set<Subscriber>>();
 
-  add(connection: Connection): void {
-    this.#all.add(connection);
-    const own = this.#byUser.get(connection.userId);
-    if (own) own.add(connection);
-    else this.#byUser.set(connection.userId, new Set([connection]));
+  add(subscriber: Subscriber): void {
+    this.#all.add(subscriber);
+    const own = this.#byUser.get(subscriber.userId);
+    if (own) own.add(subscriber);
+    else this.#byUser.set(subscriber.userId, new Set([subscriber]));
   }
 
-  remove(connection: Connection): void {
-    this.#all.delete(connection);
-    const own = this.#byUser.get(connection.userId);
-    own?.delete(connection);
-    if (own?.size === 0) this.#byUser.delete(connection.userId);
+  remove(subscriber: Subscriber): void {
+    this.#all.delete(subscriber);
+    const own = this.#byUser.get(subscriber.userId);
+    own?.delete(subscriber);
+    if (own?.size === 0) this.#byUser.delete(subscriber.userId);
   }
 
-  /** To every connection of this process (`to: null`) or to one user's. */
+  /** To every subscriber of this process (`to: null`) or to one user's. */
   deliver({ to, message }: Envelope): void {
     const targets = to === null ? this.#all : this.#byUser.get(to);
     if (!targets?.size) return;
-    const text = JSON.stringify(message);
-    // A copy: a connection dropped on the way leaves the set being iterated.
-    for (const connection of [...targets]) {
-      if (!connection.send(text)) this.remove(connection);
+    const delivery = new Delivery(message);
+    // A copy: a subscriber dropped on the way leaves the set being iterated.
+    for (const subscriber of [...targets]) {
+      if (!subscriber.receive(delivery)) this.remove(subscriber);
     }
-  }
-
-  /** Closes every connection with `code`; resolves once their sockets are closed. */
-  async closeAll(code: number, reason: string): Promise<void> {
-    const closed = [...this.#all].map(
-      (connection) =>
-        new Promise<void>((resolve) => {
-          // In the hub means not closed yet: the close listener removes it.
-          connection.socket.once("close", resolve);
-          connection.close(code, reason);
-        }),
-    );
-    await Promise.all(closed);
   }
 }
