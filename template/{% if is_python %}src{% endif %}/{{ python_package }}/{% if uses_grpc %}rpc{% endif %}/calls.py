@@ -68,11 +68,13 @@ class CallContext(aio.ServerInterceptor):
         authenticate: Authenticate,
         limiter: RateLimiter | None,
         is_unavailable: Callable[[BaseException], bool],
+        tidy: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.protected = tuple(f"/{service}/" for service in protected)
         self.authenticate = authenticate
         self.limiter = limiter
         self.is_unavailable = is_unavailable
+        self.tidy = tidy  # awaited before and after each protected call
 
     async def intercept_service(
         self,
@@ -156,9 +158,13 @@ class _Call:
         if caller is None:
             raise unauthenticated("Invalid or expired token")
         caller_var.set(caller)
+        if self.interceptor.tidy is not None:
+            await self.interceptor.tidy()
 
     async def _finish(self, context: aio.ServicerContext[Any, Any], failure: "_Failure") -> None:
         """Ends a failed call with its status, then logs it."""
+        if self.interceptor.tidy is not None and self.method.startswith(self.interceptor.protected):
+            await self.interceptor.tidy()
         try:
             if failure.code is not None:
                 self.code = failure.code
