@@ -102,6 +102,8 @@ def _covers(item: pytest.Item) -> bool:
         return True
     if (brokers := item.get_closest_marker("broker")) and combination.broker not in brokers.args:
         return False
+    if item.get_closest_marker("grpc") and not combination.grpc_enabled:
+        return False
     if marker is None:
         return True
     if unknown := set(marker.args) - set(QUESTIONS):

@@ -94,17 +94,19 @@ REFUSED = [
 ]
 
 
-# What a combination without WebSocket answers to the questions that come with it.
+# What a combination without WebSocket or gRPC answers to the questions that come with them.
 NO_WEBSOCKET = ("False", "memory")
+NO_GRPC = "False"
 
 
 def test_the_combination_list_is_what_the_questions_accept() -> None:
     """Without WebSocket, one combination per accepted (framework, database, pooling); with it,
-    one per broker besides."""
+    one per broker besides; each with and without gRPC."""
     accepted = len(FRAMEWORKS) * len(DATABASES) * len(POOLINGS) - len(REFUSED)
-    assert len(valid_combinations()) == accepted * (1 + len(BROKERS))
-    assert Combination("fastapi", "sqlite", "none", *NO_WEBSOCKET) in valid_combinations()
-    assert Combination("express", "mysql", "app", "True", "redis") in valid_combinations()
+    assert len(valid_combinations()) == accepted * (1 + len(BROKERS)) * 2
+    assert Combination("fastapi", "sqlite", "none", *NO_WEBSOCKET, NO_GRPC) in valid_combinations()
+    assert Combination("express", "mysql", "app", "True", "redis", "True") in valid_combinations()
+    assert Combination("django", "mysql", "app", *NO_WEBSOCKET, "True") in valid_combinations()
     assert ("fastapi", "mysql", "pgbouncer") in REFUSED
 
 
@@ -140,9 +142,9 @@ def test_covering_gives_each_set_of_answers_once(questions: tuple[str, ...]) -> 
     assert set(chosen) <= set(valid_combinations())
     assert sorted(map(project, chosen)) == sorted(set(map(project, valid_combinations())))
     if not questions:
-        assert chosen == [Combination("fastapi", "sqlite", "none", *NO_WEBSOCKET)]  # defaults
+        assert chosen == [Combination("fastapi", "sqlite", "none", *NO_WEBSOCKET, NO_GRPC)]
     if questions == ("framework", "database"):
-        assert Combination("django", "postgresql", "app", *NO_WEBSOCKET) in chosen
+        assert Combination("django", "postgresql", "app", *NO_WEBSOCKET, NO_GRPC) in chosen
     if questions == tuple(QUESTIONS):
         assert chosen == valid_combinations()
 

@@ -35,6 +35,7 @@ TRACES = {
     "websocket": ("/ws", "broadcast"),
     # Not the word redis: a memory-broker README says how to switch to it.
     "redis": ("REDIS_", "ioredis", "redis.asyncio", '"redis>='),
+    "grpc": ("grpc", "gRPC", "GRPC_", "tasks.v1"),
 }
 
 
@@ -46,6 +47,8 @@ def traces_expected(combination: Combination) -> set[str]:
         expected.add("app-pool")
     if combination.broker:
         expected.add("websocket")
+    if combination.grpc_enabled:
+        expected.add("grpc")
     if combination.broker == "redis":
         expected.add("redis")
     return expected

@@ -236,25 +236,26 @@ def test_changing_an_answer_adds_and_removes_files(
     assert MANIFEST[framework] in removed_and_added
 
 
-# The last commit of the template before the WebSocket questions: a project generated from it
-# has no `websocket` answer at all.
+# The last commits of the template before the WebSocket and the gRPC questions: a project
+# generated from one has no answer to the question that came after it.
 BEFORE_WEBSOCKET = "41fa27c"
+BEFORE_GRPC = "c7de9d6"
 
 
-@pytest.fixture(scope="module")
-def websocket_releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A template repository whose 1.0.0 is the template as it was before WebSocket, and
-    whose 1.1.0 is the current one."""
-    repository = tmp_path_factory.mktemp("websocket-releases")
+def releases_since(base: Path, before: str, feature: str) -> Path:
+    """A template repository whose 1.0.0 is the template at `before` and whose 1.1.0 is the
+    current one, which adds `feature`."""
+    repository = base / f"{feature}-releases"
+    repository.mkdir()
     archive = subprocess.run(
-        ["git", "archive", BEFORE_WEBSOCKET, "copier.yml", "template", "extensions"],
+        ["git", "archive", before, "copier.yml", "template", "extensions"],
         cwd=ROOT,
         capture_output=True,
         check=True,
     ).stdout
     subprocess.run(["tar", "-x", "-C", str(repository)], input=archive, check=True)
     git(repository, "init", "-q")
-    commit_all(repository, "release 1.0.0: before WebSocket")
+    commit_all(repository, f"release 1.0.0: before {feature}")
     git(repository, "tag", "1.0.0")
     for name in ("copier.yml", "template", "extensions"):
         target = repository / name
@@ -264,9 +265,19 @@ def websocket_releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
             shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy(source, target)
-    commit_all(repository, "release 1.1.0: WebSocket")
+    commit_all(repository, f"release 1.1.0: {feature}")
     git(repository, "tag", "1.1.0")
     return repository
+
+
+@pytest.fixture(scope="module")
+def websocket_releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return releases_since(tmp_path_factory.mktemp("releases"), BEFORE_WEBSOCKET, "WebSocket")
+
+
+@pytest.fixture(scope="module")
+def grpc_releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return releases_since(tmp_path_factory.mktemp("releases"), BEFORE_GRPC, "gRPC")
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)
@@ -293,3 +304,34 @@ def test_an_update_turns_websocket_on(
         websocket_broker="redis",
     )
     assert differing_files(project, fresh) == {".env", "README.md", USER_MODULE[framework]}
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_an_update_turns_grpc_on(grpc_releases: Path, tmp_path: Path, framework: str) -> None:
+    """From the release before gRPC, a service with WebSocket answers yes to gRPC: it gets
+    what a fresh copy with those answers gets (the hub it already had now also carries
+    watches), the user's edits kept."""
+    project = start_project(
+        grpc_releases,
+        tmp_path / "service",
+        framework=framework,
+        websocket="true",
+        websocket_broker="memory",
+    )
+    user_edits(project, framework)
+
+    update(project, grpc="true")
+
+    assert "grpc: true" in (project / ".copier-answers.yml").read_text()
+    assert not [path for path in tracked_files(project) if "<<<<<<<" in path.read_text()]
+    fresh = copy(
+        grpc_releases,
+        tmp_path / "fresh",
+        "1.1.0",
+        framework=framework,
+        websocket="true",
+        websocket_broker="memory",
+        grpc="true",
+    )
+    assert differing_files(project, fresh) == {".env", "README.md", USER_MODULE[framework]}
+    assert (project / "proto" / "tasks" / "v1" / "tasks.proto").exists()

@@ -44,9 +44,9 @@ def service_env(
         "SHUTDOWN_GRACE_S": "10",
         "RATE_LIMIT_PER_MINUTE": "1000000",
     }
-    if combination.broker:
-        # Only the WebSocket suite runs on these: small pools leave the shared servers'
-        # connections to the combinations running beside it.
+    if combination.broker or combination.grpc_enabled:
+        # Only the WebSocket and gRPC suites run on these: small pools leave the shared
+        # servers' connections to the combinations running beside it.
         env |= {"DB_POOL_SIZE": "2", "DB_POOL_MAX_OVERFLOW": "2"}
     if combination.broker == "redis":
         # Pub/sub channels are server-wide: runs and combinations sharing this Redis must not

@@ -20,14 +20,19 @@ from typing import Any
 
 import httpx
 import pytest
-from combinations import Combination
+from combinations import HTTP_QUESTIONS, Combination
 from faults import FaultProxy
 from support.blackbox import REDIS_URL, Service, bearer, signed_in
 from support.projects import Projects
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-pytestmark = [pytest.mark.slow, pytest.mark.broker("memory", "redis")]
+# gRPC changes nothing the WebSocket does (test_grpc checks the two together).
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.broker("memory", "redis"),
+    pytest.mark.depends_on(*HTTP_QUESTIONS, "websocket", "websocket_broker"),
+]
 
 RECEIVE_TIMEOUT_S = 5.0
 MAX_MESSAGE_BYTES = 64 * 1024

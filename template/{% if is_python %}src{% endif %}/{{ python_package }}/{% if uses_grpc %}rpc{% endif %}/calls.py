@@ -15,6 +15,7 @@ import grpc
 from grpc import aio
 
 from ..asgi import RateLimiter
+from ..deadlines import AbandonedError, Deadline, deadline_var
 from ..log import request_id_var
 from .errors import DATABASE_UNAVAILABLE, UNEXPECTED, RpcError, unauthenticated
 
@@ -197,35 +198,43 @@ class _Scope:
         self.call = call
         self.context = context
         self.failure = _Failure()
+        self.deadline = Deadline(context.time_remaining())
 
     def __enter__(self) -> _Failure:
-        # Each call runs in a task of its own: the value ends with it.
+        # Each call runs in a task of its own: the values end with it.
         request_id_var.set(self.call.request_id)
+        deadline_var.set(self.deadline)
         return self.failure
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, _: Any
     ) -> bool:
-        call, failure = self.call, self.failure
         if error is None:
             return False
-        if isinstance(error, RpcError):
-            failure.code, failure.details = error.code, error.details
-            return True
+        if isinstance(error, aio.AbortError | asyncio.CancelledError):
+            self._ended_early(error)
+            return False  # the call has its status already
+        self.failure.code, self.failure.details = self._status(error)
+        return True
+
+    def _ended_early(self, error: BaseException) -> None:
+        call = self.call
         if isinstance(error, aio.AbortError):  # the handler ended the call itself
             call.code = self.context.code() or grpc.StatusCode.UNKNOWN
-            call._log()
-            return False
-        if isinstance(error, asyncio.CancelledError):
+        else:  # the deadline passed, or the client cancelled
+            self.deadline.abandoned = True  # a write still running in a thread must not commit
             remaining = self.context.time_remaining()
             expired = remaining is not None and remaining <= 0
             call.code = grpc.StatusCode.DEADLINE_EXCEEDED if expired else grpc.StatusCode.CANCELLED
-            call._log()
-            return False
-        if call.interceptor.is_unavailable(error):
+        call._log()
+
+    def _status(self, error: BaseException) -> tuple[grpc.StatusCode, str]:
+        if isinstance(error, RpcError):
+            return error.code, error.details
+        if isinstance(error, AbandonedError):  # a write found the caller gone: rolled back
+            return grpc.StatusCode.DEADLINE_EXCEEDED, "The deadline passed: nothing was committed"
+        if self.call.interceptor.is_unavailable(error):
             logger.warning("database unavailable", exc_info=error)
-            failure.code, failure.details = grpc.StatusCode.UNAVAILABLE, DATABASE_UNAVAILABLE
-            return True
+            return grpc.StatusCode.UNAVAILABLE, DATABASE_UNAVAILABLE
         logger.error("unexpected error", exc_info=error)
-        failure.code, failure.details = grpc.StatusCode.INTERNAL, UNEXPECTED
-        return True
+        return grpc.StatusCode.INTERNAL, UNEXPECTED
