@@ -24,7 +24,11 @@ TYPESCRIPT_SETTINGS = "src/config.ts"
 # A README names modules from the project root or, in prose, from the source folder.
 SOURCE_ROOTS = ("", "src", "src/my_service")
 # Made by `make install` or `make run`, not by the template.
-BUILT_LATER = ("dist/", "var/", ".venv", "node_modules", "uv.lock", "package-lock.json")
+# Made by `make install` (the gRPC stubs among them) or at run time.
+BUILT_LATER = (
+    "dist/", "var/", ".venv", "node_modules", "uv.lock", "package-lock.json",
+    "src/my_service/proto/", "src/gen",
+)  # fmt: skip
 FILE_SUFFIXES = (
     ".py", ".ts", ".js", ".json", ".toml", ".ini", ".md", ".yml", ".yaml", ".mako", ".lock"
 )  # fmt: skip

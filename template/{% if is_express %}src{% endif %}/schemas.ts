@@ -79,10 +79,6 @@ export const TaskUpdate = z.strictObject({
 });
 export type TaskUpdate = z.infer<typeof TaskUpdate>;
 
-/** Whether an update changes anything at all (`{}` is a valid PATCH that changes nothing). */
-export const changesSomething = ({ title, description, status }: TaskUpdate) =>
-  title !== undefined || description !== undefined || status !== undefined;
-
 export const TaskQuery = z.object({
   limit: wholeNumber(1, 100).default(20),
   offset: wholeNumber(0, INT4_MAX).default(0),

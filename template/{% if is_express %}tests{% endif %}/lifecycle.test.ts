@@ -4,7 +4,7 @@ import { connect } from "node:net";
 import express from "express";
 import { describe, expect, it } from "vitest";
 
-import { listen } from "../src/lifecycle.js";
+import { cannotListen, listen, ListenError } from "../src/lifecycle.js";
 
 /** An app with one slow endpoint, so a request can be in flight during shutdown. */
 function slowApp() {
@@ -64,5 +64,39 @@ describe("graceful stop", () => {
 
     expect(performance.now() - started).toBeLessThan(2000);
     socket.destroy();
+  });
+});
+
+describe("listening", () => {
+  it("names the address and the setting when the port is taken", async () => {
+    const taken = await listen(slowApp(), { host: "127.0.0.1", port: 0, shutdownGraceMs: 100 });
+    try {
+      const second = listen(slowApp(), {
+        host: "127.0.0.1",
+        port: taken.port,
+        shutdownGraceMs: 100,
+      });
+      await expect(second).rejects.toThrow(
+        new ListenError(
+          `cannot serve HTTP on 127.0.0.1:${taken.port} (PORT): address already in use`,
+        ),
+      );
+    } finally {
+      await taken.stop();
+    }
+  });
+
+  it("says why it cannot listen otherwise", () => {
+    const denied = Object.assign(new Error("listen EACCES: permission denied"), { code: "EACCES" });
+    expect(cannotListen("HTTP", "[::1]:80", "PORT", denied).message).toBe(
+      "cannot serve HTTP on [::1]:80 (PORT): permission denied",
+    );
+    expect(cannotListen("HTTP", "host:1", "PORT", "no such host").message).toBe(
+      "cannot serve HTTP on host:1 (PORT): no such host",
+    );
+    const wrapped = new Error("No address added errors: [listen EADDRINUSE: 127.0.0.1:1]");
+    expect(cannotListen("HTTP", "127.0.0.1:1", "PORT", wrapped).message).toBe(
+      "cannot serve HTTP on 127.0.0.1:1 (PORT): address already in use",
+    );
   });
 });

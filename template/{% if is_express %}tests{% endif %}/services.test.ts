@@ -81,9 +81,11 @@ describe("TaskService", () => {
       status: "done",
       created_at: created.created_at,
     });
-    expect(unchanged).toEqual(changed);
-    expect(read).toEqual(changed);
-    expect(deleted).toEqual(changed);
+    // `{}` changes nothing but updated_at.
+    expect(unchanged).toEqual({ ...changed, updated_at: unchanged.updated_at });
+    expect(unchanged.updated_at >= changed.updated_at).toBe(true);
+    expect(read).toEqual(unchanged);
+    expect(deleted).toEqual(unchanged);
     await expect(tasks.get(ownerId, created.id)).rejects.toThrow(NotFoundError);
   });
 

@@ -102,13 +102,18 @@ describe("tasks", () => {
       status: "done",
       created_at: task.created_at,
     });
-    expect(unchanged.body).toEqual(updated.body);
+    // An empty PATCH changes nothing but updated_at.
+    type Stamped = TaskBody & { updated_at: string };
+    const { updated_at: touchedAt, ...untouched } = unchanged.body as Stamped;
+    const { updated_at: updatedAt, ...fields } = updated.body as Stamped;
+    expect(untouched).toEqual(fields);
+    expect(touchedAt >= updatedAt).toBe(true);
     expect(deleted.status).toBe(204);
     expect(deleted.text).toBe("");
     expect(gone.status).toBe(404);
     expect(gone.headers["content-type"]).toBe("application/problem+json");
     events.off("event", record);
-    // A PATCH that changes nothing is answered with the task, and announced as every PATCH.
+    // An empty PATCH is answered with the task, and announced as every PATCH.
     expect(published).toEqual(["task.updated", "task.updated", "task.deleted"]);
   });
 

@@ -17,7 +17,6 @@ import {
   NotFoundError,
 } from "../errors.js";
 import {
-  changesSomething,
   type Task,
   type TaskCreate,
   type TaskPage,
@@ -188,11 +187,12 @@ export class TaskService {
     return { items: rows.map(toTask), total: Number(total), limit, offset };
   }
 
-  /** An update that changes nothing (`{}`) leaves the task as it is, and is announced too. */
+  /**
+   * An update that names no field (`{}`, an empty mask) changes nothing but `updated_at`, as on
+   * the contract's other frameworks, and is announced too.
+   */
   async update(ownerId: number, id: number, changes: TaskUpdate): Promise<Task> {
-    const task = changesSomething(changes)
-      ? await this.write(ownerId, id, changes)
-      : await this.get(ownerId, id);
+    const task = await this.write(ownerId, id, changes);
     this.announce("task.updated", task);
     return task;
   }

@@ -78,7 +78,9 @@ export function statusOf(error: unknown, logger: Logger): GrpcError {
   }
   if (error instanceof NotFoundError) return new GrpcError(status.NOT_FOUND, error.message);
   if (error instanceof CallAbandonedError) {
-    return new GrpcError(status.CANCELLED, "The call was cancelled");
+    return error.deadlineExceeded
+      ? new GrpcError(status.DEADLINE_EXCEEDED, "Deadline exceeded")
+      : new GrpcError(status.CANCELLED, "The call was cancelled");
   }
   if (isDatabaseUnavailable(error)) {
     logger.warn({ err: error }, "database unavailable");
@@ -101,6 +103,8 @@ function clientKey(peer: string): string {
  */
 class Call {
   readonly requestId: string;
+  /** When the caller stops waiting (ms since the epoch), Infinity for never. */
+  readonly #deadline: number;
   readonly #abandoned = new AbortController();
   readonly #startedAt = performance.now();
   #logged = false;
@@ -113,12 +117,12 @@ class Call {
     const [given] = call.metadata.get("x-request-id");
     this.requestId =
       typeof given === "string" && CLIENT_REQUEST_ID.test(given) ? given : randomUUID();
+    this.#deadline = Number(call.getDeadline());
     call.once("cancelled", () => {
       this.#abandoned.abort();
       // grpc-js has told the client already; the line says what. Its deadline timer may fire a
       // millisecond early, as Node timers do.
-      const deadline = Number(call.getDeadline());
-      this.log(deadline - Date.now() < 10 ? status.DEADLINE_EXCEEDED : status.CANCELLED);
+      this.log(this.#deadline - Date.now() < 10 ? status.DEADLINE_EXCEEDED : status.CANCELLED);
     });
   }
 
@@ -126,9 +130,13 @@ class Call {
     return this.#abandoned.signal;
   }
 
-  /** `work` in the call's request context: its log lines carry the id, its queries the signal. */
+  /**
+   * `work` in the call's request context: its log lines carry the id, its queries the signal and
+   * the deadline (which a statement that held the event loop may pass before the signal knows).
+   */
   run(work: () => Promise<void>): void {
-    void requestContext.run({ requestId: this.requestId, signal: this.signal }, work);
+    const context = { requestId: this.requestId, signal: this.signal, deadline: this.#deadline };
+    void requestContext.run(context, work);
   }
 
   sendHeaders(): void {

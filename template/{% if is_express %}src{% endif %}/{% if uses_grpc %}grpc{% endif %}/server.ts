@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 
 import { BinaryReader } from "@bufbuild/protobuf/wire";
@@ -11,6 +12,7 @@ import { protoPath as healthProtoPath } from "grpc-health-check";
 import type { Config } from "../config.js";
 import type { Database } from "../db/database.js";
 import { TaskServiceService } from "../gen/tasks/v1/tasks.js";
+import { cannotListen } from "../lifecycle.js";
 import type { Logger } from "../logger.js";
 import type { Hub } from "../realtime/hub.js";
 import { Tokens } from "../security/tokens.js";
@@ -25,10 +27,18 @@ import { Watchers } from "./watchers.js";
 const DESCRIPTOR_SET = fileURLToPath(new URL("../../src/gen/descriptors.binpb", import.meta.url));
 export const TASK_SERVICE = "tasks.v1.TaskService";
 
+/** The reflection service's own protos, v1alpha (what grpcurl asks for) and v1. */
+const REFLECTION_PROTOS = ["v1alpha", "v1"].map((version) =>
+  createRequire(import.meta.url).resolve(
+    `@grpc/reflection/build/proto/grpc/reflection/${version}/reflection.proto`,
+  ),
+);
+
 /**
- * What reflection serves: the health proto, and proto/'s files as buf compiled them. Those keep
- * their names and imports, which tools need to resolve google.protobuf's types; the descriptors
- * proto-loader makes of .proto files lose both.
+ * What reflection serves: the health and reflection protos, and proto/'s files as buf compiled
+ * them. Those keep their names and imports, which tools need to resolve google.protobuf's types;
+ * the descriptors proto-loader makes of .proto files lose both. Reflection lists itself, as
+ * grpc-python's and grpc-go's do: @grpc/reflection lists only the services it is given.
  */
 function reflected(): PackageDefinition {
   const files: Buffer[] = [];
@@ -40,7 +50,7 @@ function reflected(): PackageDefinition {
   }
   // Reflection reads only the definitions' fileDescriptorProtos.
   const proto = { fileDescriptorProtos: files } as unknown as PackageDefinition[string];
-  return { ...loadSync(healthProtoPath), [TASK_SERVICE]: proto };
+  return { ...loadSync([healthProtoPath, ...REFLECTION_PROTOS]), [TASK_SERVICE]: proto };
 }
 
 export interface GrpcDependencies {
@@ -67,10 +77,11 @@ export interface RunningGrpcServer {
   stop(): Promise<void>;
 }
 
+/** The port `server` listens on at `address`, or a ListenError saying why it cannot. */
 function bind(server: Server, address: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.bindAsync(address, ServerCredentials.createInsecure(), (error, port) => {
-      if (error) reject(error);
+      if (error) reject(cannotListen("gRPC", address, "GRPC_PORT", error));
       else resolve(port);
     });
   });
@@ -110,7 +121,10 @@ export async function serveGrpc({
   new ReflectionService(reflected()).addToServer(server);
 
   const host = config.host.includes(":") ? `[${config.host}]` : config.host;
-  const port = await bind(server, `${host}:${config.grpcPort}`);
+  const port = await bind(server, `${host}:${config.grpcPort}`).catch((error: unknown) => {
+    server.forceShutdown();
+    throw error;
+  });
   let stopping: Promise<void> | undefined;
   return {
     server,

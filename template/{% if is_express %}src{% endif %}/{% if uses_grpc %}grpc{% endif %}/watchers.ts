@@ -50,7 +50,7 @@ export class Watcher implements Subscriber {
     } else this.end(new GrpcError(status.UNAUTHENTICATED, "The token expired"));
   }
 
-  /** Task events only: broadcasts are not the stream's. */
+  /** Task events only: any other message is not the stream's. */
   receive({ message }: Delivery): boolean {
     if (this.#ended) return false;
     const type = EVENT_TYPES[message.type];

@@ -15,9 +15,9 @@ from django.db import DatabaseError
 
 from ..accounts.selectors import user_exists
 from ..accounts.tokens import verify_access_token
+from ..core.lifespan import Receive, Scope, Send
 from ..problems import DATABASE_RETRY_AFTER_S, DATABASE_UNAVAILABLE, PROBLEM_JSON, problem_body
 from ..realtime import origin_allowed
-from ..core.lifespan import Receive, Scope, Send
 
 # Where the middleware leaves the caller for the consumer.
 USER_ID_SCOPE_KEY = "user_id"

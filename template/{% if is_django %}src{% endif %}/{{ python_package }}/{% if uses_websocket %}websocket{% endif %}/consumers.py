@@ -5,9 +5,9 @@ from typing import Any
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from ..core.hub import current_hub
 from ..realtime import CLOSE_GOING_AWAY, Connection, Hub
 from .auth import EXPIRES_AT_SCOPE_KEY, USER_ID_SCOPE_KEY
-from ..core.hub import current_hub
 
 
 class _Socket:

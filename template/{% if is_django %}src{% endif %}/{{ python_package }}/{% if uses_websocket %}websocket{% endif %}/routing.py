@@ -3,9 +3,9 @@
 from channels.routing import URLRouter
 from django.urls import path, re_path
 
+from ..core.lifespan import Receive, Scope, Send
 from .auth import TokenAuthMiddleware, refuse
 from .consumers import HubConsumer
-from ..core.lifespan import Receive, Scope, Send
 
 
 async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
