@@ -153,9 +153,7 @@ ENVIRONMENT = (
         "development, test or production; production refuses to start with the default JWT secret.",
     ),
     SettingGroup((Setting("HOST", "127.0.0.1"), Setting("PORT", "8000")), "HTTP listener."),
-    SettingGroup(
-        (Setting("GRPC_PORT", "50051"),), "gRPC listener, on HOST too.", when="uses_grpc"
-    ),
+    SettingGroup((Setting("GRPC_PORT", "50051"),), "gRPC listener, on HOST too.", when="uses_grpc"),
     # Explained for the chosen database by environment().
     SettingGroup((Setting("DATABASE_URL", DATABASE_URL_FORMS["sqlite"]),), "", starts_section=True),
     SettingGroup(
@@ -413,11 +411,15 @@ class TemplateGlobals(Extension):
         environment.globals["combination_error"] = combination_error
 
 
+# What derived_names() reads: until copier has them all, it is still asking the questions.
+ANSWERS_NEEDED = {"project_slug", "framework", "database", "pooling", "websocket", "grpc"}
+
+
 class DerivedNames(ContextHook):
     """Adds the derived names and a fresh JWT secret (it only ever lands in `.env`)."""
 
     def hook(self, context: dict[str, Any]) -> None:
-        if not {"project_slug", "framework", "database", "pooling", "websocket", "grpc"} <= context.keys():
+        if not context.keys() >= ANSWERS_NEEDED:
             return  # still asking the questions
         context.update(derived_names(context))
         context["jwt_secret"] = secrets.token_urlsafe(48)
