@@ -11,6 +11,9 @@ from support.projects import Projects, combination_params
 
 pytestmark = pytest.mark.slow
 
+# How a test database's name spells an answer.
+ABBREVIATIONS = {"postgresql": "pg", "pgbouncer": "pgb", "websocket": "ws", "memory": "mem"}
+
 
 @pytest.fixture(params=combination_params())
 def combination(request: pytest.FixtureRequest) -> Combination:
@@ -34,9 +37,9 @@ def test_own_tests_pass_on_the_real_database(
     if server := databases.server_url(combination):
         # The project's tests create a throw-away database beside this one and drop it; one
         # name per combination, as combinations run in parallel on the same servers.
-        # Short enough for the `_test_<random>` the project adds: PostgreSQL and PgBouncer
-        # keep 63 bytes of a name.
-        short = combination.id.replace("-websocket-", "-ws-").replace("-", "_")
+        # Short enough for the `_test_<random>_<suffix>` the project adds: PostgreSQL and
+        # PgBouncer keep 63 bytes of a name (the longest id, 50 characters, would not fit).
+        short = "_".join(ABBREVIATIONS.get(part, part) for part in combination.id.split("-"))
         env["DATABASE_URL"] = f"{server}/gen_{short}"
 
     output = own_tests(project, env)

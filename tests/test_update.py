@@ -121,7 +121,9 @@ def user_edits(project: Path, framework: str) -> None:
 
 
 def tracked_files(project: Path) -> list[Path]:
-    return [project / name for name in git(project, "ls-files").split()]
+    """What git tracks and is still there: an update deletes the files it no longer renders
+    (a module that moved) and leaves committing that to the user."""
+    return [path for name in git(project, "ls-files").split() if (path := project / name).exists()]
 
 
 def differing_files(left: Path, right: Path) -> set[str]:
