@@ -250,24 +250,28 @@ class RequestContext:
 
 
 class RateLimiter:
-    """Fixed one-minute windows per client address. In-process counts: behind several
-    instances, divide the limit or use the proxy's. Shared by every entry point that counts
-    against the same budget."""
+    """One-minute windows per client address, each opened by that client's first request (as
+    express-rate-limit counts), so a burst never straddles a shared boundary and slips through.
+    In-process counts: behind several instances, divide the limit or use the proxy's. Shared by
+    every entry point that counts against the same budget."""
 
     def __init__(self, per_minute: int) -> None:
         self.per_minute = per_minute
-        self._window = 0
-        self._counts: dict[str, int] = {}
+        self._windows: dict[str, tuple[float, int]] = {}  # client: (window end, requests in it)
+        self._next_sweep = 0.0
 
     def retry_after(self, client: str) -> int | None:
         """Counts a request; None while within the limit, else the seconds to wait."""
         now = time.monotonic()
-        window = int(now // 60)
-        if window != self._window:  # every count belongs to the old window: start afresh
-            self._window, self._counts = window, {}
-        self._counts[client] = count = self._counts.get(client, 0) + 1
-        if count > self.per_minute:
-            return max(1, math.ceil((window + 1) * 60 - now))
+        if now >= self._next_sweep:  # forget ended windows once a minute: memory stays bounded
+            self._windows = {key: w for key, w in self._windows.items() if w[0] > now}
+            self._next_sweep = now + 60
+        ends, count = self._windows.get(client, (0.0, 0))
+        if ends <= now:
+            ends, count = now + 60, 0
+        self._windows[client] = (ends, count + 1)
+        if count + 1 > self.per_minute:
+            return max(1, math.ceil(ends - now))
         return None
 
 
