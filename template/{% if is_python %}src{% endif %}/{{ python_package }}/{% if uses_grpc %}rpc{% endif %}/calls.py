@@ -35,6 +35,9 @@ class Caller(NamedTuple):
 caller_var: ContextVar[Caller] = ContextVar("caller")
 # What a call's initial metadata carries; a stream sends it once it is ready (see watch.py).
 HEADERS_KEY = "x-request-id"
+# A cancel this close to the deadline is the deadline, seen first by the client: its cancel
+# arrives ahead of the server's deadline by the request's transit and queueing time.
+DEADLINE_SLACK_S = 0.25
 
 Authenticate = Callable[[str], Caller | None]  # None for a token it refuses
 Behaviour = Callable[[Any, aio.ServicerContext[Any, Any]], Any]
@@ -224,7 +227,7 @@ class _Scope:
         else:  # the deadline passed, or the client cancelled
             self.deadline.abandoned = True  # a write still running in a thread must not commit
             remaining = self.context.time_remaining()
-            expired = remaining is not None and remaining <= 0
+            expired = remaining is not None and remaining < DEADLINE_SLACK_S
             call.code = grpc.StatusCode.DEADLINE_EXCEEDED if expired else grpc.StatusCode.CANCELLED
         call._log()
 
