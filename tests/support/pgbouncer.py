@@ -38,7 +38,10 @@ auth_type = trust
 auth_file = {self.directory}/userlist.txt
 pool_mode = transaction
 max_client_conn = 1000
-default_pool_size = 20
+default_pool_size = 10
+# Every combination's throw-away databases get pools of their own: close the idle server
+# connections soon, or they hold PostgreSQL's 100 long after their tests are done.
+server_idle_timeout = 5
 ignore_startup_parameters = extra_float_digits
 logfile = {self.directory}/pgbouncer.log
 pidfile = {self.directory}/pgbouncer.pid
