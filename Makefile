@@ -8,9 +8,9 @@ SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 .ONESHELL:
 .DEFAULT_GOAL := test
-.PHONY: test system-packages servers
+.PHONY: test bench system-packages servers
 # Exported so the recipe can print it without the shell reading its quotes and parentheses.
-export PYTEST_ARGS
+export PYTEST_ARGS BENCH_ARGS
 # Bytecode cached on disk: where the machine turns it off, every interpreter the suite starts
 # (pytest's workers, schemathesis, each generated service) would compile its imports anew.
 unexport PYTHONDONTWRITEBYTECODE
@@ -18,15 +18,30 @@ unexport PYTHONDONTWRITEBYTECODE
 # Root installs and starts directly; anyone else through sudo, when there is one.
 SUDO := $(if $(filter 0,$(shell id -u)),,$(shell command -v sudo))
 
+define ensure_uv
+if ! command -v uv >/dev/null; then
+	echo "==> uv"
+	python3 -m pip install --quiet uv
+	# pip's scripts directory may be off PATH; generated Python projects call uv from there.
+	PATH="$$(python3 -c 'import os, uv; print(os.path.dirname(uv.find_uv_bin()))'):$$PATH"
+fi
+endef
+
 test: system-packages servers
-	@if ! command -v uv >/dev/null; then
-		echo "==> uv"
-		python3 -m pip install --quiet uv
-		# pip's scripts directory may be off PATH; generated Python projects call uv from there.
-		PATH="$$(python3 -c 'import os, uv; print(os.path.dirname(uv.find_uv_bin()))'):$$PATH"
-	fi
+	@$(ensure_uv)
 	echo "==> uv run pytest $$PYTEST_ARGS"
 	uv run pytest $(PYTEST_ARGS)
+
+# Not a test: the generated services beside hand-written references, driven by wrk (see
+# bench/http_tasks.py and README's "Benchmarks").
+#   make bench BENCH_ARGS='--frameworks fastapi --databases postgresql,sqlite --passes 3'
+bench: system-packages servers
+	@$(ensure_uv)
+	if ! command -v wrk >/dev/null; then
+		echo "==> Debian package: wrk"
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q wrk
+	fi
+	uv run --group bench python bench/http_tasks.py $(BENCH_ARGS)
 
 # PgBouncer, the database clients, what Django's mysqlclient compiles against, and the browser
 # that renders /docs.
