@@ -11,6 +11,8 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from ..settings import Settings
 
 DRIVER = "sqlite+aiosqlite"
+# sqlite3 opens no transaction for a SELECT: reads need nothing of their own.
+READ_OPTIONS: dict[str, Any] = {}
 BUSY_TIMEOUT_MS = 5000
 PRAGMAS = (
     "journal_mode=WAL",

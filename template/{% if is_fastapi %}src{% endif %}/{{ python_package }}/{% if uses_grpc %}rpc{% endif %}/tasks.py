@@ -64,7 +64,7 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
     async def GetTask(  # noqa: N802 - the generated servicer's names
         self, request: tasks_pb2.GetTaskRequest, context: Context
     ) -> tasks_pb2.GetTaskResponse:
-        async with self.database.sessionmaker() as session:
+        async with self.database.reader() as session:
             return tasks_pb2.GetTaskResponse(task=_message(await self._owned(session, request.id)))
 
     async def ListTasks(  # noqa: N802
@@ -72,7 +72,7 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
     ) -> tasks_pb2.ListTasksResponse:
         query = page(request)
         owner_id = current_caller().user_id
-        async with self.database.sessionmaker() as session:
+        async with self.database.reader() as session:
             tasks, total = await service.list_tasks(
                 session,
                 owner_id=owner_id,
