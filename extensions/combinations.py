@@ -316,6 +316,28 @@ def covering(questions: tuple[str, ...]) -> list[Combination]:
     return [combination for combination, _ in chosen.values()]
 
 
+def pairwise_per_framework() -> list[Combination]:
+    """For each framework, few combinations in which every two answers to the other questions
+    that can go together meet at least once (pairwise coverage, chosen greedily in the order
+    of `valid_combinations`). A fault that needs two answers together shows up on one of them;
+    only a fault that needs three or more at once can hide from them."""
+
+    def pairs(combination: Combination) -> set[tuple[tuple[str, str], ...]]:
+        # Only the questions it asks: a broker answered without WebSocket pairs with nothing.
+        asked = sorted(given_answers(combination).items())
+        return set(itertools.combinations([a for a in asked if a[0] != "framework"], 2))
+
+    chosen: list[Combination] = []
+    for framework in FRAMEWORKS:
+        candidates = [c for c in valid_combinations() if c.framework == framework]
+        left = set().union(*(pairs(c) for c in candidates))
+        while left:
+            best = max(candidates, key=lambda c: len(pairs(c) & left))
+            chosen.append(best)
+            left -= pairs(best)
+    return chosen
+
+
 def given_answers(combination: Combination) -> dict[str, str]:
     """What to tell copier for this combination: the answers to the questions it asks (one
     it does not ask takes its default, and copier refuses an answer to it)."""

@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from combinations import POOLINGS, QUESTIONS, Combination, covering, valid_combinations
+from combinations import (
+    POOLINGS,
+    QUESTIONS,
+    Combination,
+    covering,
+    pairwise_per_framework,
+    valid_combinations,
+)
 from support.databases import Databases
 from support.node import NODE_PREBUILDS, NODE_PREBUILDS_SETTING
 from support.pgbouncer import PgBouncer
@@ -46,11 +53,12 @@ def _stop_if_missing(config: pytest.Config, nodeids: Iterable[str]) -> None:
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--tier",
-        choices=("quick", "full"),
+        choices=("quick", "full", "exhaustive"),
         default="full",
-        help="quick: every combination rendered and checked without installing anything (half a"
-        " minute, for everyday work); full: everything, installs and live services included"
-        " (what CI runs; the default)",
+        help="quick: every combination rendered and checked without installing anything (two"
+        " minutes, for everyday work); full: every combination installed, built, served and"
+        " probed, its lint and own tests on a pairwise cover of the answers (what CI runs; the"
+        " default); exhaustive: lint and own tests on every combination too (before a release)",
     )
 
 
@@ -74,6 +82,7 @@ FRAMEWORK_RANK = {"express": 0, "django": 1, "fastapi": 2}
 POOLING_RANK = {pooling: rank for rank, pooling in enumerate(POOLINGS)}
 COMBINATIONS_BY_ID = {combination.id: combination for combination in valid_combinations()}
 _covering = functools.cache(covering)
+_pairwise = functools.cache(lambda: frozenset(pairwise_per_framework()))
 
 
 def _combination(item: pytest.Item) -> Combination | None:
@@ -115,16 +124,25 @@ def _covers(item: pytest.Item) -> bool:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """A test that needs an installed project is slow, whatever its module says; the quick
     tier leaves out every slow test (installs, live services, update round trips). A check
-    that depends on some answers only runs once per distinct set of them. The rest run
+    that depends on some answers only runs once per distinct set of them; below the exhaustive
+    tier, a `pairwise` one runs on `pairwise_per_framework()` only. The rest run
     longest combination first; a stable sort keeps each combination's tests in order."""
     for item in items:
         if "projects" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.slow)
-    quick = config.getoption("tier") == "quick"
+    tier = config.getoption("tier")
     kept: list[pytest.Item] = []
     left_out: list[pytest.Item] = []
     for item in items:
-        leave = (quick and item.get_closest_marker("slow")) or not _covers(item)
+        leave = (
+            (tier == "quick" and item.get_closest_marker("slow"))
+            or not _covers(item)
+            or (
+                tier == "full"
+                and item.get_closest_marker("pairwise")
+                and _combination(item) not in _pairwise()
+            )
+        )
         (left_out if leave else kept).append(item)
     if left_out:
         config.hook.pytest_deselected(items=left_out)

@@ -20,6 +20,7 @@ def combination(request: pytest.FixtureRequest) -> Combination:
     return request.param
 
 
+@pytest.mark.pairwise
 def test_lint_is_clean(combination: Combination, projects: Projects) -> None:
     """Linter, formatter check and type checker (ruff + mypy --strict, or eslint + prettier +
     tsc): a Jinja slip shows up here."""
@@ -29,6 +30,7 @@ def test_lint_is_clean(combination: Combination, projects: Projects) -> None:
         run(["make", "lint"], cwd=project, env=env)
 
 
+@pytest.mark.pairwise
 def test_own_tests_pass_on_the_real_database(
     combination: Combination, projects: Projects, databases: Databases
 ) -> None:
