@@ -48,6 +48,7 @@ from combinations import (  # noqa: E402
     given_answers,
     valid_combinations,
 )
+from faults import process_tree, tree_rss_kib  # noqa: E402
 from support.blackbox import PASSWORD, Service, sign_up  # noqa: E402
 from support.commands import free_port, wait_for_port  # noqa: E402
 from support.databases import MYSQL, POSTGRES  # noqa: E402
@@ -99,37 +100,14 @@ class Running:
     task_ids: list[int] = field(default_factory=list)
 
 
-def _process_tree(root: int) -> list[int]:
-    parents: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError):
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    tree, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        tree.append(pid)
-        todo.extend(parents.get(pid, []))
-    return tree
-
-
 def _cpu_seconds(root: int) -> float:
     """User and system CPU of the process tree under `root` (children it has waited for too)."""
     ticks = 0
-    for pid in _process_tree(root):
+    for pid in process_tree(root):
         with contextlib.suppress(OSError):
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             ticks += sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
     return ticks / CLOCK_TICKS
-
-
-def _rss_mb(root: int) -> float:
-    total_kb = 0
-    for pid in _process_tree(root):
-        with contextlib.suppress(OSError):
-            found = re.search(r"^VmRSS:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text(), re.M)
-            total_kb += int(found.group(1)) if found else 0
-    return total_kb / 1024
 
 
 def _wrk_script(workload: str, running: Running) -> str:
@@ -506,7 +484,7 @@ def main() -> None:
                                 service.label,
                                 workload,
                                 passed,
-                                rss_mb=_rss_mb(running.root_pid),
+                                rss_mb=tree_rss_kib(running.root_pid) / 1024,
                                 start_s=running.start_s,
                                 **figures,  # type: ignore[arg-type]
                             )
